@@ -1,0 +1,173 @@
+"""Devices the collectors read (Modbus TCP, OPC UA) and the maps from their data to signals."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from monitoring.models.history import Signal
+from monitoring.models.plant import Machine, code_validator
+
+
+class DeviceQuerySet(models.QuerySet):
+    def enabled(self) -> DeviceQuerySet:
+        return self.filter(enabled=True)
+
+
+class Device(models.Model):
+    """Settings every device has; the protocol-specific ones are in the subclasses."""
+
+    code = models.CharField(max_length=40, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=120, blank=True)
+    enabled = models.BooleanField(default=True)
+    scan_interval = models.FloatField(default=1.0, validators=[MinValueValidator(0.05)], help_text="Seconds.")
+    timeout = models.FloatField(default=2.0, validators=[MinValueValidator(0.05)], help_text="Seconds per request.")
+    reconnect_backoff = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.05)],
+        help_text="First wait in seconds before reconnecting; doubles (with jitter) up to 60 s.",
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class WordOrder(models.TextChoices):
+    BIG = "big", "Big endian (high word first)"
+    LITTLE = "little", "Little endian (low word first)"
+
+
+class ModbusDevice(Device):
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=502, validators=[MaxValueValidator(65535)])
+    unit_id = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(255)])
+    word_order = models.CharField(max_length=6, choices=WordOrder.choices, default=WordOrder.BIG)
+    byte_order = models.CharField(max_length=6, choices=WordOrder.choices, default=WordOrder.BIG)
+    retries = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
+
+    class Meta(Device.Meta):
+        verbose_name = "Modbus TCP device"
+
+
+class SecurityMode(models.TextChoices):
+    NONE = "None"
+    SIGN = "Sign"
+    SIGN_AND_ENCRYPT = "SignAndEncrypt"
+
+
+class SecurityPolicy(models.TextChoices):
+    NONE = "None"
+    BASIC256SHA256 = "Basic256Sha256"
+    AES128_SHA256_RSAOAEP = "Aes128Sha256RsaOaep"
+    AES256_SHA256_RSAPSS = "Aes256Sha256RsaPss"
+
+
+class OpcUaEndpoint(Device):
+    url = models.CharField(max_length=255, help_text="e.g. opc.tcp://10.0.0.5:4840/")
+    security_mode = models.CharField(max_length=16, choices=SecurityMode.choices, default=SecurityMode.NONE)
+    security_policy = models.CharField(max_length=24, choices=SecurityPolicy.choices, default=SecurityPolicy.NONE)
+    client_certificate = models.TextField(blank=True, help_text="PEM, for Sign and SignAndEncrypt.")
+    client_private_key = models.TextField(blank=True, help_text="PEM, for Sign and SignAndEncrypt.")
+    server_certificate = models.TextField(blank=True, help_text="PEM of the server, to trust it explicitly.")
+    username = models.CharField(max_length=120, blank=True)
+    password = models.CharField(max_length=120, blank=True)
+    publishing_interval = models.FloatField(default=0.5, validators=[MinValueValidator(0.01)], help_text="Seconds.")
+    sampling_interval = models.FloatField(default=0.25, validators=[MinValueValidator(0)], help_text="Seconds.")
+
+    class Meta(Device.Meta):
+        verbose_name = "OPC UA endpoint"
+
+    def clean(self) -> None:
+        secure = self.security_mode != SecurityMode.NONE
+        if secure and self.security_policy == SecurityPolicy.NONE:
+            raise ValidationError({"security_policy": f"Mode {self.security_mode} needs a security policy."})
+        if not secure and self.security_policy != SecurityPolicy.NONE:
+            raise ValidationError({"security_mode": "A security policy needs mode Sign or SignAndEncrypt."})
+        if secure and not (self.client_certificate and self.client_private_key):
+            raise ValidationError({"client_certificate": "Sign and SignAndEncrypt need a client certificate and key."})
+
+
+class RegisterTable(models.TextChoices):
+    HOLDING = "holding", "Holding registers (4x)"
+    INPUT = "input", "Input registers (3x)"
+    COIL = "coil", "Coils (0x)"
+    DISCRETE = "discrete", "Discrete inputs (1x)"
+
+
+class DataType(models.TextChoices):
+    BOOL = "bool"
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+    INT64 = "int64"
+    UINT64 = "uint64"
+    FLOAT64 = "float64"
+
+
+class SignalBinding(models.Model):
+    """Where one canonical signal of a machine is read: a Modbus register or an OPC UA node."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="signal_bindings")
+    signal = models.CharField(max_length=16, choices=[c for c in Signal.choices if c[0] != Signal.SCRAP])
+    modbus_device = models.ForeignKey(
+        ModbusDevice, null=True, blank=True, on_delete=models.CASCADE, related_name="bindings"
+    )
+    opcua_endpoint = models.ForeignKey(
+        OpcUaEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="bindings"
+    )
+    table = models.CharField(max_length=10, choices=RegisterTable.choices, blank=True)
+    address = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(65535)])
+    data_type = models.CharField(max_length=8, choices=DataType.choices, blank=True)
+    bit = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(63)], help_text="Read one bit of the value (0 = least significant)."
+    )
+    scale = models.FloatField(default=1.0)
+    offset = models.FloatField(default=0.0)
+    node_id = models.CharField(max_length=255, blank=True, help_text="e.g. ns=2;s=Line1.Filler.Running")
+
+    class Meta:
+        ordering = ["machine", "signal"]
+        constraints = [
+            models.UniqueConstraint(fields=["machine", "signal"], name="one_binding_per_signal"),
+            models.CheckConstraint(
+                condition=models.Q(modbus_device__isnull=True) | models.Q(opcua_endpoint__isnull=True),
+                name="binding_has_one_device",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.machine.code}.{self.signal}"
+
+    @property
+    def device(self) -> ModbusDevice | OpcUaEndpoint | None:
+        return self.modbus_device or self.opcua_endpoint
+
+
+class DeviceHealth(models.Model):
+    """The latest health of one device as its collector last saw it (overwritten, not history)."""
+
+    device_kind = models.CharField(max_length=8, choices=[("modbus", "Modbus"), ("opcua", "OPC UA")])
+    device_code = models.CharField(max_length=40)
+    connected = models.BooleanField(default=False)
+    last_good_read = models.DateTimeField(null=True, blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    collector = models.CharField(max_length=120, blank=True, help_text="The worker that owns the device.")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["device_kind", "device_code"]
+        constraints = [models.UniqueConstraint(fields=["device_kind", "device_code"], name="one_health_per_device")]
+        verbose_name_plural = "device health"
+
+    def __str__(self) -> str:
+        return f"{self.device_kind}:{self.device_code} {'up' if self.connected else 'down'}"

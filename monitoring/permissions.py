@@ -1,0 +1,45 @@
+"""Roles and who may see or act on which line: the one place views and consumers ask."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+
+OPERATORS = "Operators"
+MANAGERS = "Managers"
+ADMINS = "Admins"
+
+
+def role_of(user: User | AnonymousUser) -> str | None:
+    """'admin', 'manager', 'operator', or None for a user with no role."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return "admin"
+    names = {group.name for group in user.groups.all()}
+    for group, role in ((ADMINS, "admin"), (MANAGERS, "manager"), (OPERATORS, "operator")):
+        if group in names:
+            return role
+    return None
+
+
+def lines_visible_to(user: User | AnonymousUser, lines: QuerySet) -> QuerySet:
+    """The lines among `lines` that the user may watch: all for managers and admins, their own for operators."""
+    role = role_of(user)
+    if role in ("admin", "manager"):
+        return lines
+    if role == "operator":
+        return lines.filter(operators=user)
+    return lines.none()
+
+
+def can_view_line(user: User | AnonymousUser, line) -> bool:
+    return lines_visible_to(user, type(line).objects.filter(pk=line.pk)).exists()
+
+
+def can_operate_line(user: User | AnonymousUser, line) -> bool:
+    """Operators give reasons and enter scrap on their own lines; admins anywhere; managers only read."""
+    role = role_of(user)
+    if role == "admin":
+        return True
+    return role == "operator" and line.operators.filter(pk=user.pk).exists()
