@@ -104,7 +104,8 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Git keeps no empty folder: a fresh clone may have no static/ yet, which check --deploy warns about.
+STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -125,6 +126,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ROUTES = {"monitoring.tasks.run_collector": {"queue": "collect"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Each worker also listens on its own direct queue, so supervision can start a collector on a
+# given worker; a collector is one never-ending task, so a worker reserves one task at a time.
+CELERY_WORKER_DIRECT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    "supervise-collectors": {"task": "monitoring.tasks.supervise", "schedule": 10.0},
+}
+# A collector's lease on a device lasts this long without renewal (renewed every third of it):
+# a dead worker's devices move to a live one within about this time plus one renewal round.
+COLLECTOR_LEASE_TTL = env_int("COLLECTOR_LEASE_TTL_MS", 10_000) / 1000
 
 CHANNEL_LAYERS = {
     "default": {

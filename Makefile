@@ -1,0 +1,67 @@
+# OEE Live: `make run` starts the demo plant, `make test` runs the whole suite.
+# Both build .venv from requirements*.txt first, again only when those files change.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
+PYTEST_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test bench chromium clean distclean
+
+run: $(RUNTIME_STAMP)
+	scripts/run.sh
+
+test: $(TEST_STAMP) chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks print their figures; each script in bench/ runs on its own.
+bench: $(TEST_STAMP)
+	@set -e; found=0; for script in bench/*.py; do \
+		[ -e "$$script" ] || continue; found=1; \
+		echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python "$$script"; \
+	done; [ $$found = 1 ] || echo "No benchmarks in bench/ yet."
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "OEE Live needs Python 3.11 or newer as '$(PYTHON)' (make PYTHON=python3.12 ...)."; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's python3-venv, which python3 -m venv needs"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv \
+				&& $(PYTHON) -m venv $(VENV); \
+		else \
+			echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; \
+		fi; }
+
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+# requirements-test.txt includes requirements.txt, so this stamp stands for both.
+$(TEST_STAMP): requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $(RUNTIME_STAMP) $@
+
+# The browser tests drive Debian's Chromium. Best effort: install it when we can, else those
+# tests skip and say why; this target never fails.
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+			|| echo "Could not install chromium: the browser tests will be skipped."; \
+	else \
+		echo "No $(CHROMIUM) (apt-get install chromium as root): the browser tests will be skipped."; \
+	fi
+
+# Removes what runs leave behind, the demo database included; distclean also removes .venv.
+clean:
+	rm -rf var .hypothesis .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
