@@ -1,0 +1,59 @@
+"""The ERP-facing REST API: OEE results over a period (DESIGN.md §1, "ERP / IT systems")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring import kpi
+from monitoring.models import Line, Machine
+from monitoring.permissions import lines_visible_to
+
+
+def _instant(params, name: str) -> datetime:
+    raw = params.get(name)
+    if not raw:
+        raise ValidationError({name: f"{name} is required: an ISO 8601 date-time with a UTC offset."})
+    value = parse_datetime(raw.replace(" ", "+")) if raw else None
+    if value is None:
+        raise ValidationError({name: f"{name}={raw!r} is not an ISO 8601 date-time."})
+    if value.tzinfo is None:
+        raise ValidationError({name: f"{name}={raw!r} has no UTC offset (add Z or +01:00)."})
+    return value
+
+
+class OeeView(APIView):
+    """GET /api/v1/oee/?machine=CODE|line=CODE&start=…&end=… → OEE figures, times, counts and losses."""
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        machine_code, line_code = params.get("machine"), params.get("line")
+        if bool(machine_code) == bool(line_code):
+            raise ValidationError({"machine": "Give exactly one of machine=CODE or line=CODE."})
+        start, end = _instant(params, "start"), _instant(params, "end")
+        if end <= start:
+            raise ValidationError({"end": "end must be after start."})
+        visible = lines_visible_to(request.user, Line.objects.all())
+        if machine_code:
+            machine = Machine.objects.with_plant().filter(code=machine_code, line__in=visible).first()
+            if machine is None:
+                raise ValidationError({"machine": f"No machine {machine_code!r} that you may see."})
+            result = kpi.machine_result(machine, start, end)
+            subject = {"machine": machine.code, "line": machine.line.code}
+        else:
+            line = visible.select_related("area__site", "constraint_machine").filter(code=line_code).first()
+            if line is None:
+                raise ValidationError({"line": f"No line {line_code!r} that you may see."})
+            result = kpi.line_result(line, start, end)
+            subject = {
+                "line": line.code,
+                "machine": line.constraint_machine.code if line.constraint_machine else None,
+            }
+        return Response({
+            **subject, "start": start.isoformat(), "end": end.isoformat(), **result.as_dict(),
+        })

@@ -1,0 +1,158 @@
+"""The OEE arithmetic with plain numbers: published examples and hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitoring.lib.oee import (
+    Production,
+    StateSpan,
+    TimeBreakdown,
+    classify_time,
+    figures,
+    resolve_quality,
+)
+
+H = 3600.0
+M = 60.0
+
+
+def production(total: int, reject: int, ict: float) -> Production:
+    good = total - reject
+    return Production(
+        total=total, good=good, reject=reject, ideal_seconds=total * ict, ideal_good_seconds=good * ict,
+        reject_seconds=reject * ict,
+    )
+
+
+def test_it_reproduces_the_published_oee_com_worked_example():
+    # oee.com "Calculate OEE": 8 h shift, two 15-min breaks and a 30-min meal, 47 min down,
+    # ideal cycle time 1.0 s, 19,271 made, 423 rejected → A 88.81 %, P 86.11 %, Q 97.80 %, OEE 74.79 %.
+    shift = (0.0, 8 * H)
+    breaks = [(2 * H, 2 * H + 15 * M), (4 * H, 4 * H + 30 * M), (6 * H, 6 * H + 15 * M)]
+    states = [
+        StateSpan(0, 1 * H, "running"),
+        StateSpan(1 * H, 1 * H + 47 * M, "stopped", loss_category="equipment_failure"),
+        StateSpan(1 * H + 47 * M, 8 * H, "running"),
+    ]
+    times = classify_time(shift, [shift], breaks, states, micro_stop_threshold=120)
+    assert times.planned_production == 420 * M
+    assert times.run == 373 * M
+    result = figures(times, production(19271, 423, 1.0))
+    assert result.availability == pytest.approx(0.8881, abs=5e-5)
+    assert result.performance == pytest.approx(0.8611, abs=5e-5)
+    assert result.quality == pytest.approx(0.9780, abs=5e-5)
+    assert result.oee == pytest.approx(0.7479, abs=5e-5)
+    assert result.oee == pytest.approx(result.availability * result.performance * result.quality)
+
+
+def test_no_production_gives_zero_oee_and_no_quality():
+    times = classify_time((0, H), [(0, H)], [], [StateSpan(0, H, "stopped")], 120)
+    result = figures(times, Production())
+    assert (result.availability, result.oee, result.quality) == (0.0, 0.0, None)
+    assert result.performance is None  # no run time to judge speed by
+    assert result.losses["equipment_failure"] == H
+
+
+def test_a_period_that_is_all_planned_stop_has_null_ratios_not_a_crash():
+    times = classify_time((0, H), [(0, H)], [(0, H)], [StateSpan(0, H, "stopped")], 120)
+    assert times.planned_production == 0
+    result = figures(times, Production())
+    assert (result.availability, result.performance, result.quality, result.oee) == (None, None, None, None)
+    assert result.teep == 0.0
+
+
+def test_time_outside_every_shift_is_not_scheduled():
+    times = classify_time((0, 24 * H), [(6 * H, 14 * H)], [], [StateSpan(0, 24 * H, "running")], 120)
+    assert times.all_time == 24 * H
+    assert times.scheduled == times.planned_production == times.run == 8 * H
+
+
+@pytest.mark.parametrize(("stop_seconds", "unplanned"), [(119.0, 0.0), (120.0, 120.0), (121.0, 121.0)])
+def test_a_stop_exactly_at_the_micro_stop_threshold_is_unplanned(stop_seconds, unplanned):
+    states = [StateSpan(0, 1000, "running"), StateSpan(1000, 1000 + stop_seconds, "stopped"),
+              StateSpan(1000 + stop_seconds, 3600, "running")]
+    times = classify_time((0, 3600), [(0, 3600)], [], states, micro_stop_threshold=120)
+    assert times.unplanned_stop == unplanned
+    assert times.small_stop == (stop_seconds if not unplanned else 0.0)
+    assert times.run == 3600 - unplanned
+
+
+def test_a_stop_split_into_two_reasons_is_judged_by_its_whole_length():
+    states = [StateSpan(0, 100, "running"), StateSpan(100, 160, "stopped", loss_category="equipment_failure"),
+              StateSpan(160, 250, "stopped", loss_category="setup_adjustments"), StateSpan(250, 600, "running")]
+    times = classify_time((0, 600), [(0, 600)], [], states, micro_stop_threshold=120)
+    assert (times.equipment_failure, times.setup_adjustments, times.small_stop) == (60, 90, 0)
+
+
+def test_a_long_stop_reaching_into_the_period_is_unplanned_even_if_its_part_inside_is_short():
+    states = [StateSpan(-500, 30, "stopped"), StateSpan(30, 3600, "running")]
+    times = classify_time((0, 3600), [(0, 3600)], [], states, micro_stop_threshold=120)
+    assert times.unplanned_stop == 30
+
+
+def test_planned_reason_stops_leave_planned_production_time():
+    states = [StateSpan(0, 600, "running"), StateSpan(600, 1200, "stopped", planned=True, loss_category="planned"),
+              StateSpan(1200, 3600, "running")]
+    times = classify_time((0, 3600), [(0, 3600)], [], states, 120)
+    assert (times.planned_stop, times.planned_production, times.run) == (600, 3000, 3000)
+
+
+def test_no_data_counts_as_unplanned_stop_whatever_its_length():
+    states = [StateSpan(0, 1000, "running"), StateSpan(1000, 1030, "no-data"), StateSpan(1030, 3000, "running")]
+    times = classify_time((0, 3600), [(0, 3600)], [], states, 120)
+    assert times.no_data == 30 + 600  # the short gap, and the uncovered tail
+    assert times.unplanned_stop == 630
+
+
+def test_teep_relates_oee_to_all_time():
+    times = classify_time((0, 24 * H), [(6 * H, 14 * H)], [], [StateSpan(6 * H, 14 * H, "running")], 120)
+    result = figures(times, production(28800, 0, 1.0))
+    assert result.oee == 1.0
+    assert result.teep == pytest.approx(8 / 24)
+
+
+def test_aggregation_of_two_machines_with_different_ideal_cycle_times_sums_times_and_counts():
+    # Machine 1: 1 h planned, 3000 parts at 1 s, all good.
+    # Machine 2: 2 h planned, 1 h of it stopped, 900 parts at 2 s, 100 rejected.
+    one = classify_time((0, H), [(0, H)], [], [StateSpan(0, H, "running")], 120)
+    two = classify_time((0, 2 * H), [(0, 2 * H)], [], [StateSpan(0, H, "running"), StateSpan(H, 2 * H, "stopped")], 120)
+    p1, p2 = production(3000, 0, 1.0), production(900, 100, 2.0)
+    combined = figures(one + two, p1 + p2)
+    assert combined.availability == pytest.approx(2 * H / (3 * H))
+    assert combined.performance == pytest.approx((3000 * 1.0 + 900 * 2.0) / (2 * H))
+    assert combined.quality == pytest.approx(3800 / 3900)
+    assert combined.oee == pytest.approx((3000 * 1.0 + 800 * 2.0) / (3 * H))
+    # ... which is not the average of the two machines' OEE.
+    average = (figures(one, p1).oee + figures(two, p2).oee) / 2
+    assert combined.oee != pytest.approx(average)
+
+
+def test_the_six_big_losses_add_up_to_planned_production_time_minus_fully_productive_time():
+    states = [StateSpan(0, 1000, "running"), StateSpan(1000, 1060, "stopped"),
+              StateSpan(1060, 2000, "running"), StateSpan(2000, 2600, "stopped", loss_category="setup_adjustments"),
+              StateSpan(2600, 3600, "running")]
+    times = classify_time((0, 3600), [(0, 3600)], [], states, 120)
+    made = Production(total=2500, good=2400, reject=100, startup_reject=30, ideal_seconds=2500,
+                      ideal_good_seconds=2400, reject_seconds=100, startup_reject_seconds=30)
+    result = figures(times, made)
+    assert result.losses == {
+        "equipment_failure": 0, "setup_adjustments": 600, "small_stops": 60,
+        "reduced_speed": 3000 - 60 - 2500, "production_rejects": 70, "startup_rejects": 30,
+    }
+    assert sum(result.losses.values()) == pytest.approx(times.planned_production - made.ideal_good_seconds)
+    assert result.reject_parts == {"production_rejects": 70, "startup_rejects": 30}
+
+
+def test_time_breakdowns_add_field_by_field():
+    assert TimeBreakdown(run=1, scheduled=2) + TimeBreakdown(run=3, no_data=4) == TimeBreakdown(
+        run=4, scheduled=2, no_data=4)
+
+
+@pytest.mark.parametrize(("counter", "expected"), [
+    ("reject_count", (95, 5)),  # 3 counted rejects + 2 scrapped by hand
+    ("good_count", (88, 12)),   # 90 counted good, 2 of them scrapped by hand
+    ("none", (98, 2)),
+])
+def test_quality_comes_from_whichever_counter_the_machine_has(counter, expected):
+    assert resolve_quality(total_count=100, good=90, reject=3, scrap=2, quality_counter=counter) == expected
