@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -150,6 +154,101 @@ class SignalBinding(models.Model):
     @property
     def device(self) -> ModbusDevice | OpcUaEndpoint | None:
         return self.modbus_device or self.opcua_endpoint
+
+    def clean(self) -> None:
+        # The related objects, not their ids: a plant file checks bindings of devices not yet saved.
+        has_modbus = self.modbus_device is not None
+        has_opcua = self.opcua_endpoint is not None
+        if has_modbus == has_opcua:
+            raise ValidationError("Choose exactly one device: a Modbus TCP device or an OPC UA endpoint.")
+        errors: dict[str, str] = {}
+        if has_modbus:
+            if self.node_id:
+                errors["node_id"] = "A node id is for OPC UA bindings; a Modbus binding has a table and address."
+            errors.update(modbus_address_errors(self))
+        else:
+            for name in ("table", "address"):
+                if getattr(self, name) not in (None, ""):
+                    errors[name] = "Only a Modbus binding has a register table and address."
+            if not self.node_id:
+                errors["node_id"] = "An OPC UA binding needs a node id, e.g. ns=2;s=Line1.Filler.Running."
+            elif not is_opcua_node_id(self.node_id):
+                errors["node_id"] = (
+                    f"{self.node_id!r} is not an OPC UA node id: use ns=<n>;s=<name>, ns=<n>;i=<number>, "
+                    "ns=<n>;g=<uuid> or ns=<n>;b=<base64> (ns=0; may be left out)."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+# Registers a value of each type takes (a register is 16 bits); bits each integer type has.
+REGISTER_COUNT = {"bool": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+                  "int64": 4, "uint64": 4, "float64": 4}
+INTEGER_BITS = {"int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "int64": 64, "uint64": 64}
+# Signals whose value is a whole number: a float or a single bit cannot carry them.
+WHOLE_NUMBER_SIGNALS = {Signal.TOTAL_COUNT, Signal.GOOD_COUNT, Signal.REJECT_COUNT, Signal.PACKML_STATE}
+
+_NODE_ID = re.compile(
+    r"^(?:ns=(?P<ns>\d+);|nsu=[^;]+;)?"
+    r"(?:i=(?P<i>\d+)|s=(?P<s>.+)|g=(?P<g>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})"
+    r"|b=(?P<b>[A-Za-z0-9+/]+={0,2}))$",
+    re.DOTALL,
+)
+
+
+def is_opcua_node_id(text: str) -> bool:
+    """True for the string form of an OPC UA node id (Part 6, 5.3.1.10), e.g. `ns=2;s=Line1.Running`."""
+    match = _NODE_ID.match(text)
+    if match is None:
+        return False
+    if match["ns"] is not None and int(match["ns"]) > 0xFFFF:
+        return False
+    if match["i"] is not None and int(match["i"]) > 0xFFFFFFFF:
+        return False
+    if match["b"] is not None:
+        try:
+            base64.b64decode(match["b"], validate=True)
+        except binascii.Error:
+            return False
+    return True
+
+
+def modbus_address_errors(binding: SignalBinding) -> dict[str, str]:
+    """What is wrong with a Modbus binding's table, address, type and bit, by field name."""
+    errors: dict[str, str] = {}
+    for name in ("table", "address", "data_type"):
+        if getattr(binding, name) in (None, ""):
+            errors[name] = "A Modbus binding needs a register table, an address and a data type."
+    if errors:
+        return errors
+    data_type, table = binding.data_type, binding.table
+    if data_type not in REGISTER_COUNT or table not in RegisterTable.values:
+        return errors  # the field's own check reports the unknown choice
+    if table in (RegisterTable.COIL, RegisterTable.DISCRETE):
+        if data_type != DataType.BOOL:
+            errors["data_type"] = "Coils and discrete inputs hold single bits: the data type must be bool."
+    else:
+        count = REGISTER_COUNT[data_type]
+        if binding.address + count > 0x10000:
+            errors["address"] = (
+                f"A {data_type} takes {count} registers: starting at {binding.address} it runs past the last "
+                "register (65535)."
+            )
+    if binding.bit is not None:
+        width = INTEGER_BITS.get(data_type)
+        if width is None:
+            errors["bit"] = f"A bit can only be read from an integer type, not from {data_type}."
+        elif binding.bit >= width:
+            errors["bit"] = f"A {data_type} has bits 0–{width - 1}."
+    floating = data_type in (DataType.FLOAT32, DataType.FLOAT64)
+    if binding.signal in WHOLE_NUMBER_SIGNALS:
+        if floating or data_type == DataType.BOOL or binding.bit is not None:
+            errors.setdefault("data_type", f"{binding.signal} is a whole number: read it from an integer type, "
+                                           "without a bit.")
+    elif binding.signal in (Signal.RUNNING, Signal.FAULT) and floating:
+        errors.setdefault("data_type", f"{binding.signal} is on/off or a fault code: read it from bool or an "
+                                       "integer type.")
+    return errors
 
 
 class DeviceHealth(models.Model):

@@ -1,0 +1,128 @@
+"""Admin for the devices the collectors read, their signal maps, and their health."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from monitoring.models import DeviceHealth, ModbusDevice, OpcUaEndpoint, SignalBinding
+
+
+class ModbusBindingInline(admin.TabularInline):
+    model = SignalBinding
+    fk_name = "modbus_device"
+    fields = ["machine", "signal", "table", "address", "data_type", "bit", "scale", "offset"]
+    autocomplete_fields = ["machine"]
+    extra = 0
+    verbose_name = "signal binding"
+    verbose_name_plural = "signal map"
+
+
+class OpcUaBindingInline(admin.TabularInline):
+    model = SignalBinding
+    fk_name = "opcua_endpoint"
+    fields = ["machine", "signal", "node_id", "scale", "offset"]
+    autocomplete_fields = ["machine"]
+    extra = 0
+    verbose_name = "signal binding"
+    verbose_name_plural = "signal map"
+
+
+@admin.action(description="Read now: read every bound signal once and show the values")
+def read_now(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+    """Probe each selected device once and show a table per device; nothing is stored."""
+    try:
+        from monitoring.collectors.probe import read_once
+    except ImportError:
+        modeladmin.message_user(
+            request, "Reading devices from the admin is not available in this installation (no probe module).",
+            messages.ERROR,
+        )
+        return None
+    results = []
+    for device in queryset:
+        try:
+            rows, error = read_once(device), None
+        except Exception as exc:  # noqa: BLE001 — one unreachable device must not hide the others' results
+            rows, error = [], f"{type(exc).__name__}: {exc}"
+        results.append({"device": device, "rows": rows, "error": error})
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Read now",
+        "opts": modeladmin.model._meta,
+        "results": results,
+    }
+    return TemplateResponse(request, "admin/monitoring/read_now.html", context)
+
+
+class DeviceAdmin(admin.ModelAdmin):
+    """What Modbus devices and OPC UA endpoints share in the admin."""
+
+    search_fields = ["code", "name"]
+    list_filter = ["enabled"]
+    actions = [read_now]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(binding_count=Count("bindings"))
+
+    @admin.display(description="signals", ordering="binding_count")
+    def binding_count(self, device: ModbusDevice | OpcUaEndpoint) -> int:
+        return device.binding_count
+
+
+@admin.register(ModbusDevice)
+class ModbusDeviceAdmin(DeviceAdmin):
+    list_display = ["code", "name", "host", "port", "unit_id", "scan_interval", "timeout", "enabled", "binding_count"]
+    search_fields = ["code", "name", "host"]
+    inlines = [ModbusBindingInline]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "enabled"]}),
+        ("Connection", {"fields": ["host", "port", "unit_id", "word_order", "byte_order"]}),
+        ("Timing", {"fields": ["scan_interval", "timeout", "retries", "reconnect_backoff"]}),
+    ]
+
+
+class OpcUaEndpointForm(forms.ModelForm):
+    class Meta:
+        model = OpcUaEndpoint
+        fields = "__all__"
+        # Masked on screen; render_value keeps the stored password when the form is saved unchanged.
+        widgets = {"password": forms.PasswordInput(render_value=True)}
+
+
+@admin.register(OpcUaEndpoint)
+class OpcUaEndpointAdmin(DeviceAdmin):
+    form = OpcUaEndpointForm
+    list_display = ["code", "name", "url", "security_mode", "publishing_interval", "enabled", "binding_count"]
+    list_filter = ["enabled", "security_mode"]
+    search_fields = ["code", "name", "url"]
+    inlines = [OpcUaBindingInline]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "enabled", "url"]}),
+        ("Security", {"fields": ["security_mode", "security_policy", "username", "password", "client_certificate",
+                                 "client_private_key", "server_certificate"]}),
+        ("Timing", {"fields": ["publishing_interval", "sampling_interval", "scan_interval", "timeout",
+                               "reconnect_backoff"]}),
+    ]
+
+
+@admin.register(DeviceHealth)
+class DeviceHealthAdmin(admin.ModelAdmin):
+    """Written by the collectors only: the admin reads it."""
+
+    list_display = ["device_kind", "device_code", "connected", "last_good_read", "consecutive_errors", "last_error",
+                    "collector", "updated"]
+    list_filter = ["device_kind", "connected", "collector"]
+    search_fields = ["device_code", "last_error"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DeviceHealth | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: DeviceHealth | None = None) -> bool:
+        return False
