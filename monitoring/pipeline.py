@@ -98,6 +98,19 @@ def validate(
     return valid, rejected
 
 
+def _validated(batch: list[ObservationIn]) -> tuple[list[tuple[Machine, Obs]], list[Rejection]]:
+    codes = {item.machine_code for item in batch}
+    machines = {m.code: m for m in Machine.objects.filter(code__in=codes).prefetch_related("fault_codes__reason")}
+    reason_codes = {str(item.value).strip() for item in batch if item.signal == "reason"}
+    known_reasons = set(DowntimeReason.objects.filter(code__in=reason_codes).values_list("code", flat=True))
+    return validate(batch, machines, known_reasons)
+
+
+def check_observations(observations: Iterable[ObservationIn]) -> list[Rejection]:
+    """What `record_observations` would reject in this batch, without storing anything."""
+    return _validated(list(observations))[1]
+
+
 def record_observations(
     observations: Iterable[ObservationIn], all_or_nothing: bool = False,
 ) -> PipelineResult:
@@ -108,11 +121,7 @@ def record_observations(
     """
     batch = list(observations)
     result = PipelineResult(received=len(batch))
-    codes = {item.machine_code for item in batch}
-    machines = {m.code: m for m in Machine.objects.filter(code__in=codes).prefetch_related("fault_codes__reason")}
-    reason_codes = {str(item.value).strip() for item in batch if item.signal == "reason"}
-    known_reasons = set(DowntimeReason.objects.filter(code__in=reason_codes).values_list("code", flat=True))
-    valid, result.rejected = validate(batch, machines, known_reasons)
+    valid, result.rejected = _validated(batch)
     if result.rejected and all_or_nothing:
         raise BatchRejected(result.rejected)
 

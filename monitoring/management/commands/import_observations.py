@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from monitoring.pipeline import BatchRejected, ObservationIn, Rejection, record_observations
+from monitoring.pipeline import ObservationIn, check_observations, record_observations
 
 HEADER = ["ts", "machine", "signal", "value"]
 
@@ -71,23 +71,17 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read {file}: {error.strerror}") from None
 
         rows_read = len(observations) + len(bad)
-        rejected: list[tuple[int, str]] = list(bad)
-        applied = duplicates = 0
-        if bad and not skip_bad:
-            self._report(rows_read, 0, 0, rejected)
-            raise CommandError(f"{len(rejected)} bad row(s): nothing applied (use --skip-bad to apply the good rows)")
-        try:
-            with transaction.atomic():
-                result = record_observations(observations, all_or_nothing=not skip_bad)
-        except BatchRejected as error:
-            rejected += [(lines[r.index], r.message) for r in error.rejected]
-            self._report(rows_read, 0, 0, rejected)
-            raise CommandError(
-                f"{len(rejected)} bad row(s): nothing applied (use --skip-bad to apply the good rows)"
-            ) from None
-        applied, duplicates = result.applied, result.duplicates
-        rejected += [(lines[r.index], r.message) for r in result.rejected]
-        self._report(rows_read, applied, duplicates, rejected)
+        if not skip_bad:
+            rejected = bad + [(lines[r.index], r.message) for r in check_observations(observations)]
+            if rejected:
+                self._report(rows_read, 0, 0, rejected)
+                raise CommandError(
+                    f"{len(rejected)} bad row(s): nothing applied (use --skip-bad to apply the good rows)"
+                )
+        with transaction.atomic():
+            result = record_observations(observations, all_or_nothing=not skip_bad)
+        rejected = bad + [(lines[r.index], r.message) for r in result.rejected]
+        self._report(rows_read, result.applied, result.duplicates, rejected)
 
     def _report(self, rows_read: int, applied: int, duplicates: int, rejected: list[tuple[int, str]]) -> None:
         self.stdout.write(f"rows read: {rows_read}")

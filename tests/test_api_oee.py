@@ -1,0 +1,131 @@
+"""GET /api/v1/oee/: a day imported from CSV gives the OEE a person computes by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+# Monday 2026-01-12, Berlin is UTC+1: line A's early shift is 05:00–13:00 UTC, break 09:00–09:30.
+SHIFT_START = datetime(2026, 1, 12, 5, 0, tzinfo=UTC)
+SHIFT_END = datetime(2026, 1, 12, 13, 0, tzinfo=UTC)
+STOPS = [  # (start, end) UTC: a 30-min stop, the break, a 60-s micro-stop
+    (datetime(2026, 1, 12, 7, 0, tzinfo=UTC), datetime(2026, 1, 12, 7, 30, tzinfo=UTC)),
+    (datetime(2026, 1, 12, 9, 0, tzinfo=UTC), datetime(2026, 1, 12, 9, 30, tzinfo=UTC)),
+    (datetime(2026, 1, 12, 11, 0, tzinfo=UTC), datetime(2026, 1, 12, 11, 1, tzinfo=UTC)),
+]
+PARTS_PER_RUNNING_MINUTE = 48
+REJECTS = 50
+
+
+def day_csv() -> str:
+    """Observations of A1 for the shift: state changes, and both counters read every minute at :30."""
+    rows = ["ts,machine,signal,value", f"{SHIFT_START.isoformat()},A1,running,true"]
+    for start, end in STOPS:
+        rows += [f"{start.isoformat()},A1,running,false", f"{end.isoformat()},A1,running,true"]
+    total, rejects, running_minutes = 60000, 0, 0  # the 16-bit counter rolls over during the shift
+    rows.append(f"{SHIFT_START.isoformat()},A1,total_count,{total}")
+    rows.append(f"{SHIFT_START.isoformat()},A1,reject_count,0")
+    minute = SHIFT_START
+    while minute < SHIFT_END:
+        reading = minute + timedelta(seconds=30)
+        if not any(start <= minute < end for start, end in STOPS):
+            running_minutes += 1
+            total = (total + PARTS_PER_RUNNING_MINUTE) % 65536
+            if minute.hour >= 6 and rejects < REJECTS and running_minutes % 7 == 0:
+                rejects += 1
+        rows.append(f"{reading.isoformat()},A1,total_count,{total}")
+        rows.append(f"{reading.isoformat()},A1,reject_count,{rejects}")
+        minute += timedelta(minutes=1)
+    assert (running_minutes, rejects) == (419, REJECTS)
+    return "\n".join(rows) + "\n"
+
+
+@pytest.fixture
+def imported_day(plant, tmp_path):
+    path = tmp_path / "day.csv"
+    path.write_text(day_csv())
+    call_command("import_observations", str(path), stdout=open(tmp_path / "out.txt", "w"))
+    return plant
+
+
+def get_oee(client, headers=None, **params):
+    query = {"start": SHIFT_START.isoformat(), "end": SHIFT_END.isoformat(), **params}
+    return client.get("/api/v1/oee/", query, headers=headers)
+
+
+def test_a_day_of_observations_gives_the_hand_computed_oee(client, imported_day):
+    client.force_login(imported_day.manager)
+    data = get_oee(client, machine="A1").json()
+    # By hand: 8 h scheduled, 30 min break → PPT 27,000 s; 30 min stopped → run 25,200 s
+    # (the 60-s micro-stop stays in run time); 419 running minutes × 48 = 20,112 parts, 50 rejected.
+    assert data["all_time_s"] == data["scheduled_s"] == 28800
+    assert data["planned_stop_s"] == 1800
+    assert data["planned_production_s"] == 27000
+    assert data["unplanned_stop_s"] == 1800
+    assert data["run_s"] == 25200
+    assert (data["total_count"], data["good_count"], data["reject_count"]) == (20112, 20062, 50)
+    assert data["availability"] == pytest.approx(25200 / 27000)
+    assert data["performance"] == pytest.approx(20112 * 1.0 / 25200)
+    assert data["quality"] == pytest.approx(20062 / 20112)
+    assert data["oee"] == pytest.approx(20062 * 1.0 / 27000)
+    assert data["teep"] == pytest.approx(20062 / 28800)
+    assert data["losses"] == pytest.approx({
+        "equipment_failure": 1800, "setup_adjustments": 0, "small_stops": 60,
+        "reduced_speed": 25200 - 60 - 20112, "production_rejects": 50, "startup_rejects": 0,
+    })
+
+
+def test_a_line_reports_its_constraint_machine(client, imported_day):
+    client.force_login(imported_day.manager)
+    line = get_oee(client, line="A").json()
+    machine = get_oee(client, machine="A1").json()
+    assert line["machine"] == "A1"
+    assert line["oee"] == machine["oee"]
+
+
+def test_token_authentication_works_for_erp_clients(client, imported_day):
+    token = Token.objects.create(user=imported_day.manager)
+    response = get_oee(client, machine="A1", headers={"authorization": f"Token {token.key}"})
+    assert response.status_code == 200
+    assert response.json()["total_count"] == 20112
+
+
+def test_anonymous_requests_are_refused(client, plant):
+    assert get_oee(client, machine="A1").status_code in (401, 403)
+
+
+def test_an_operator_cannot_read_another_line(client, plant):
+    client.force_login(plant.operator)
+    response = get_oee(client, machine="B1")
+    assert response.status_code == 400
+    assert "B1" in response.json()["machine"]
+
+
+@pytest.mark.parametrize(("params", "field", "words"), [
+    ({"start": None}, "start", "required"),
+    ({"start": "yesterday"}, "start", "not an ISO 8601"),
+    ({"end": "2026-01-12T13:00:00"}, "end", "no UTC offset"),
+    ({"end": "2026-01-12T04:00:00+00:00"}, "end", "after start"),
+    ({"machine": None}, "machine", "exactly one"),
+    ({"line": "A"}, "machine", "exactly one"),
+    ({"machine": "ZZ"}, "machine", "No machine 'ZZ'"),
+])
+def test_a_bad_parameter_gets_400_naming_it(client, plant, params, field, words):
+    client.force_login(plant.manager)
+    query = {"machine": "A1", "start": SHIFT_START.isoformat(), "end": SHIFT_END.isoformat(), **params}
+    response = client.get("/api/v1/oee/", {k: v for k, v in query.items() if v is not None})
+    assert response.status_code == 400
+    assert words in response.json()[field]
+
+
+def test_a_period_with_no_planned_time_gives_null_ratios(client, plant):
+    client.force_login(plant.manager)
+    saturday = datetime(2026, 1, 17, tzinfo=UTC)
+    data = client.get("/api/v1/oee/", {
+        "machine": "A1", "start": saturday.isoformat(), "end": (saturday + timedelta(days=1)).isoformat(),
+    }).json()
+    assert data["planned_production_s"] == 0
+    assert (data["availability"], data["performance"], data["quality"], data["oee"]) == (None, None, None, None)

@@ -1,0 +1,84 @@
+"""manage.py import_observations: counts, line numbers of bad rows, all-or-nothing, stdin."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from monitoring.models import Observation, StateInterval
+
+GOOD = """ts,machine,signal,value
+2026-01-12T08:00:00+01:00,A1,running,true
+2026-01-12T08:00:30+01:00,A1,total_count,10
+2026-01-12T08:01:30+01:00,A1,total_count,70
+"""
+BAD = GOOD + """2026-01-12T08:02:00,A1,running,false
+2026-01-12T08:02:00+01:00,A9,running,false
+not-a-time,A1,running,false
+2026-01-12T08:03:00+01:00,A1,running,maybe
+2026-01-12T08:04:00+01:00,A1
+"""
+
+
+def run(path, *args) -> str:
+    out = io.StringIO()
+    call_command("import_observations", str(path), *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_imports_and_reports_rows_read_and_applied(plant, tmp_path):
+    path = tmp_path / "good.csv"
+    path.write_text(GOOD)
+    output = run(path)
+    assert "rows read: 3" in output and "applied: 3" in output and "rejected: 0" in output
+    assert Observation.objects.count() == 3
+    assert StateInterval.objects.get(machine=plant.a1).state == "running"
+
+
+def test_importing_the_same_file_twice_applies_nothing_new(plant, tmp_path):
+    path = tmp_path / "good.csv"
+    path.write_text(GOOD)
+    run(path)
+    output = run(path)
+    assert "applied: 0" in output and "already stored (skipped): 3" in output
+    assert Observation.objects.count() == 3
+
+
+def test_one_bad_row_means_nothing_is_applied_and_every_bad_row_is_named(plant, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="5 bad row"):
+        call_command("import_observations", str(path), stdout=out)
+    report = out.getvalue()
+    assert "line 5: ts '2026-01-12T08:02:00' has no UTC offset" in report
+    assert "line 6: unknown machine 'A9'" in report
+    assert "line 7: ts 'not-a-time' is not an ISO 8601 date-time" in report
+    assert "line 8: running must be a boolean (true/false or 1/0), got 'maybe'" in report
+    assert "line 9: expected 4 fields (ts,machine,signal,value), got 2" in report
+    assert Observation.objects.count() == 0
+
+
+def test_skip_bad_applies_the_good_rows_and_lists_the_bad_ones(plant, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD)
+    output = run(path, "--skip-bad")
+    assert "rows read: 8" in output and "applied: 3" in output and "rejected: 5" in output
+    assert "line 6: unknown machine 'A9'" in output
+    assert Observation.objects.count() == 3
+
+
+def test_a_wrong_header_is_refused(plant, tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("time,machine,signal,value\n")
+    with pytest.raises(CommandError, match="header must be ts,machine,signal,value"):
+        run(path)
+
+
+def test_dash_reads_standard_input(plant, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(GOOD.encode())))
+    output = run("-")
+    assert "applied: 3" in output
