@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 
 from monitoring import live
@@ -133,39 +133,48 @@ def record_observations(
 
     with transaction.atomic():
         for machine_id, items in by_machine.items():
-            machine = Machine.objects.select_for_update().get(pk=machine_id)
-            new = _store_new(machine, items)
+            # The row lock serialises writers of one machine (PostgreSQL; SQLite locks the database).
+            Machine.objects.select_for_update().filter(pk=machine_id).values_list("pk").get()
+            machine = machine_by_id[machine_id]
+            since = _replay_start(machine, min(o.ts for o in items))
+            stored = [
+                Obs(ts, signal, parse_value(signal, value))
+                for ts, signal, value in Observation.objects.filter(machine=machine, ts__gte=since)
+                .values_list("ts", "signal", "value").iterator(chunk_size=5000)
+            ]
+            new = _new_only(items, stored)
             result.duplicates += len(items) - len(new)
             if not new:
                 continue
+            _insert(machine, new)
             result.applied += len(new)
             result.machines.add(machine_id)
-            _rederive(machine_by_id[machine_id], min(o.ts for o in new))
+            _rederive(machine, since, stored + new)
         if result.machines:
             changed = set(result.machines)
             transaction.on_commit(lambda: live.broadcast_machines(changed))
     return result
 
 
-def _store_new(machine: Machine, items: list[Obs]) -> list[Obs]:
-    """Insert the observations not stored yet (first of a batch wins on equal keys); return them."""
-    first = min(o.ts for o in items)
-    last = max(o.ts for o in items)
-    stored = set(
-        Observation.objects.filter(machine=machine, ts__gte=first, ts__lte=last).values_list("signal", "ts")
-    )
+def _new_only(items: list[Obs], stored: list[Obs]) -> list[Obs]:
+    """The observations not stored yet; on equal (signal, ts) within a batch the first wins."""
+    seen = {(o.signal, o.ts) for o in stored}
     new: list[Obs] = []
     for obs in items:
         key = (obs.signal, obs.ts)
-        if key in stored:
-            continue
-        stored.add(key)
-        new.append(obs)
-    Observation.objects.bulk_create(
-        [Observation(machine=machine, ts=o.ts, signal=o.signal, value=canonical_text(o.value)) for o in new],
-        batch_size=1000,
-    )
+        if key not in seen:
+            seen.add(key)
+            new.append(obs)
     return new
+
+
+def _insert(machine: Machine, new: list[Obs]) -> None:
+    """Append observations with one executemany: this is the hot path of every collector."""
+    ops = connection.ops
+    table = connection.ops.quote_name(Observation._meta.db_table)
+    rows = [(machine.pk, ops.adapt_datetimefield_value(o.ts), o.signal, canonical_text(o.value)) for o in new]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} (machine_id, ts, signal, value) VALUES (%s, %s, %s, %s)", rows)
 
 
 def rules_for(machine: Machine) -> MachineRules:
@@ -231,16 +240,10 @@ def _replay_start(machine: Machine, earliest_new: datetime) -> datetime:
         since = _minute(row.start)
 
 
-def _rederive(machine: Machine, earliest_new: datetime) -> None:
-    """Rewrite the machine's derived rows from the minute of `earliest_new` onwards."""
-    since = _replay_start(machine, earliest_new)
+def _rederive(machine: Machine, since: datetime, observations: list[Obs]) -> None:
+    """Rewrite the machine's derived rows from `since` by replaying `observations` (all of them from there)."""
     snapshot = _snapshot(machine, since)
-    later = [
-        Obs(ts, signal, parse_value(signal, value))
-        for ts, signal, value in Observation.objects.filter(machine=machine, ts__gte=since)
-        .values_list("ts", "signal", "value").iterator(chunk_size=5000)
-    ]
-    result = replay(snapshot, later, rules_for(machine))
+    result = replay(snapshot, observations, rules_for(machine))
 
     interval_from = snapshot.interval.start if snapshot.interval else since
     StateInterval.objects.filter(machine=machine, start__gte=interval_from).delete()
