@@ -61,21 +61,17 @@ def state_spans(machine: Machine, start: datetime, end: datetime, now: datetime)
     """The machine's state spans around [start, end); the open one ends when data stopped coming."""
     margin = timedelta(seconds=machine.micro_stop_threshold)
     rows = (
-        StateInterval.objects.overlapping(start - margin, end + margin)
-        .filter(machine=machine).select_related("reason").order_by("start")
+        StateInterval.objects.overlapping(start - margin, end + margin).filter(machine=machine)
+        .order_by("start").values_list("start", "end", "state", "reason__planned", "reason__loss_category")
     )
     spans: list[oee.StateSpan] = []
-    for row in rows:
-        row_end = row.end
+    for row_start, row_end, state, planned, loss_category in rows.iterator(chunk_size=5000):
         if row_end is None:
-            last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"] or row.start
-            row_end = min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval))
-            row_end = max(row_end, row.start)
-        reason = row.reason
+            last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"] or row_start
+            row_end = max(min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval)), row_start)
         spans.append(oee.StateSpan(
-            start=row.start.timestamp(), end=row_end.timestamp(), state=row.state,
-            planned=bool(reason and reason.planned),
-            loss_category=reason.loss_category if reason else None,
+            start=row_start.timestamp(), end=row_end.timestamp(), state=state,
+            planned=bool(planned), loss_category=loss_category,
         ))
     return spans
 
@@ -122,9 +118,15 @@ def production(
         )
     startup_reject = startup_seconds = 0
     if startup and (result.reject or result.total):
-        with_rejects = buckets.filter(Q(reject_count__gt=0) | Q(scrap_count__gt=0) | Q(good_count__gt=0))
+        startup_index = oee.SpanIndex(startup)
+        # Only minutes that can hold rejects: with a good-part counter that is every minute with parts.
+        may_reject = {
+            "reject_count": Q(reject_count__gt=0) | Q(scrap_count__gt=0),
+            "good_count": Q(total_count__gt=0) | Q(scrap_count__gt=0),
+        }.get(machine.quality_counter, Q(scrap_count__gt=0))
+        with_rejects = buckets.filter(may_reject)
         for row in with_rejects.values("minute", "work_order_id", "total_count", "good_count", "reject_count", "scrap_count"):
-            if not oee.in_spans(row["minute"].timestamp(), startup):
+            if not startup_index.contains(row["minute"].timestamp()):
                 continue
             _, reject = oee.resolve_quality(
                 row["total_count"], row["good_count"], row["reject_count"], row["scrap_count"], machine.quality_counter,

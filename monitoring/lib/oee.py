@@ -135,8 +135,8 @@ def total(spans: Iterable[Span]) -> float:
     return sum(end - start for start, end in spans)
 
 
-class _Cover:
-    """Measures how much of a span lies inside a sorted disjoint span list."""
+class SpanIndex:
+    """Questions about a sorted, disjoint span list, answered by bisection."""
 
     def __init__(self, spans: Sequence[Span]) -> None:
         self.spans = spans
@@ -151,6 +151,10 @@ class _Cover:
                 covered += b - a
             i += 1
         return covered
+
+    def contains(self, ts: float) -> bool:
+        i = bisect_right(self.starts, ts) - 1
+        return i >= 0 and ts < self.spans[i][1]
 
 
 def stop_episode_lengths(states: Sequence[StateSpan]) -> list[float]:
@@ -190,7 +194,7 @@ def classify_time(
     scheduled_spans = intersect(union(scheduled), [(start, end)])
     planned_calendar = intersect(union(planned_windows), scheduled_spans)
     production_spans = subtract(scheduled_spans, planned_calendar)
-    cover = _Cover(production_spans)
+    cover = SpanIndex(production_spans)
     episode = stop_episode_lengths(states)
 
     planned_reason = run = small = failure = setup = unexplained = no_data = 0.0
@@ -229,12 +233,6 @@ def classify_time(
         planned_production=planned_production, unplanned_stop=failure + setup, run=run, small_stop=small,
         equipment_failure=failure, setup_adjustments=setup, unexplained=unexplained, no_data=no_data,
     )
-
-
-def in_spans(ts: float, spans: Sequence[Span]) -> bool:
-    """Whether `ts` lies in one of the sorted disjoint `spans`."""
-    i = bisect_right([s for s, _ in spans], ts) - 1
-    return i >= 0 and ts < spans[i][1]
 
 
 def resolve_quality(total_count: int, good: int, reject: int, scrap: int, quality_counter: str) -> tuple[int, int]:
