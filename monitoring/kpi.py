@@ -93,7 +93,8 @@ def _cycle_times(machine: Machine, order_ids: set[int]) -> dict[int | None, floa
 def startup_spans(machine: Machine, calendar: LineCalendar, states: list[oee.StateSpan]) -> list[oee.Span]:
     """Windows after each shift start and each setup stop in which rejects are startup rejects."""
     window = machine.startup_window
-    starts = [s for s, _ in oee.union(calendar.scheduled)]
+    # A machine starts up when scheduled time begins after unscheduled time, not at each shift change.
+    starts = [] if calendar.around_the_clock else [s for s, _ in oee.union(calendar.scheduled)]
     starts += [s.end for s in states if s.state != oee.RUNNING and s.loss_category == LossCategory.SETUP_ADJUSTMENTS]
     return oee.union((s, s + window) for s in starts)
 

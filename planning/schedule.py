@@ -19,6 +19,8 @@ class LineCalendar:
     scheduled: list[Span]
     planned: list[Span]
     """Breaks and holidays: scheduled time excluded on purpose."""
+    around_the_clock: bool = False
+    """No shift pattern: every moment is scheduled, so there is no shift start."""
 
 
 def _pattern(line: Line) -> list | None:
@@ -50,7 +52,7 @@ def line_calendar(line: Line, start: datetime, end: datetime) -> LineCalendar:
         else:
             planned.append(span)
     windows.sort(key=lambda w: w.start)
-    return LineCalendar(windows=windows, scheduled=scheduled, planned=planned)
+    return LineCalendar(windows=windows, scheduled=scheduled, planned=planned, around_the_clock=specs is None)
 
 
 def current_shift(line: Line, at: datetime) -> ShiftWindow | None:

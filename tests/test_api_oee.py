@@ -129,3 +129,29 @@ def test_a_period_with_no_planned_time_gives_null_ratios(client, plant):
     }).json()
     assert data["planned_production_s"] == 0
     assert (data["availability"], data["performance"], data["quality"], data["oee"]) == (None, None, None, None)
+
+
+def test_rejects_early_in_a_shift_and_after_a_changeover_are_startup_rejects(client, plant):
+    from monitoring.pipeline import record_observations
+    from tests.test_pipeline import ObservationIn
+
+    start = SHIFT_START
+    stream = [ObservationIn("A1", start, "running", True), ObservationIn("A1", start, "reject_count", 0),
+              ObservationIn("A1", start, "total_count", 0)]
+    # 3 rejects in minute 2 (inside the 600-s startup window), 2 in minute 30, then a
+    # 5-minute changeover at 01:00 and 4 rejects in the minute after it.
+    for minute, total, rejects in ((2, 100, 3), (30, 1500, 5), (59, 3000, 5), (66, 3050, 9), (90, 4000, 9)):
+        ts = start + timedelta(minutes=minute, seconds=30)
+        stream += [ObservationIn("A1", ts, "total_count", total), ObservationIn("A1", ts, "reject_count", rejects)]
+    change = start + timedelta(hours=1)
+    stream += [ObservationIn("A1", change, "running", False), ObservationIn("A1", change, "reason", "changeover"),
+               ObservationIn("A1", change + timedelta(minutes=5), "running", True)]
+    stream += [ObservationIn("A1", change + timedelta(minutes=m), "running", False) for m in range(1, 5)]
+    stream += [ObservationIn("A1", start + timedelta(minutes=m), "running", True) for m in range(1, 60, 2)]
+    stream += [ObservationIn("A1", start + timedelta(minutes=m), "running", True) for m in range(66, 100, 2)]
+    record_observations(stream)
+    client.force_login(plant.manager)
+    data = client.get("/api/v1/oee/", {"machine": "A1", "start": start.isoformat(),
+                                       "end": (start + timedelta(minutes=100)).isoformat()}).json()
+    assert data["reject_parts"] == {"startup_rejects": 3 + 4, "production_rejects": 2}
+    assert data["losses"]["setup_adjustments"] == 300
