@@ -12,14 +12,14 @@ cannot beat, since it stores the same rows and then derives intervals, buckets a
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchdb import bench_database, bench_line  # noqa: E402
 
 
 def observations(machines: list[str], hours: float):
@@ -50,27 +50,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args()
 
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='oee-bench-')}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oee_site.settings")
-    # Production settings: with DEBUG on, Django records every query and both sides slow down.
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
-    import django
+    with bench_database():
+        from django.db import connection, transaction
 
-    django.setup()
-    from django.db import connection, transaction
-    from django.test.utils import get_runner  # noqa: F401  (loads the test machinery)
+        from monitoring.models import Machine, Observation
+        from monitoring.pipeline import record_observations
 
-    from monitoring.models import Area, Line, Machine, Observation, Site
-    from monitoring.pipeline import record_observations
-
-    creation = connection.creation
-    creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
-        site = Site.objects.create(code="bench", name="Bench", time_zone="UTC")
-        area = Area.objects.create(site=site, code="bench", name="Bench")
-        line = Line.objects.create(area=area, code="BENCH", name="Bench")
+        line = bench_line()
         codes = [f"M{i:03d}" for i in range(args.machines)]
         machines = {c: Machine.objects.create(line=line, code=c, name=c, default_ideal_cycle_time=0.9,
                                               expected_interval=10) for c in codes}
@@ -99,8 +85,7 @@ def main() -> None:
         print(f"bare executemany INSERT of the same rows: {bare:,.0f} observations/s")
         print(f"record_observations (store + derive):    {ours:,.0f} observations/s")
         print(f"ratio: {ours / bare:.2f} of the bare insert (target ≥ 20,000 observations/s)")
-    finally:
-        creation.destroy_test_db(creation.connection.settings_dict["NAME"], verbosity=0)
+
 
 
 if __name__ == "__main__":

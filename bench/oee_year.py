@@ -11,16 +11,16 @@ summing the same count buckets with plain queries. Prints the median of --repeat
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, time as clock, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchdb import bench_database, bench_line  # noqa: E402
 
 
 def main() -> None:
@@ -28,27 +28,15 @@ def main() -> None:
     parser.add_argument("--stops-per-day", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='oee-bench-')}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oee_site.settings")
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
-    import django
+    with bench_database():
+        from django.db import connection
+        from django.db.models import Sum
 
-    django.setup()
-    from django.db import connection
-    from django.db.models import Sum
+        from monitoring import kpi
+        from monitoring.models import CountBucket, Machine, StateInterval
+        from planning.models import Break, Shift, ShiftPattern
 
-    from monitoring import kpi
-    from monitoring.models import Area, CountBucket, Line, Machine, Site, StateInterval
-    from planning.models import Break, Shift, ShiftPattern
-
-    creation = connection.creation
-    creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
-        site = Site.objects.create(code="bench", name="Bench", time_zone="Europe/Berlin")
-        area = Area.objects.create(site=site, code="bench", name="Bench")
-        line = Line.objects.create(area=area, code="BENCH", name="Bench")
+        line = bench_line("Europe/Berlin")
         machine = Machine.objects.create(line=line, code="M", name="M", default_ideal_cycle_time=1.0)
         line.constraint_machine = machine
         line.save()
@@ -102,8 +90,7 @@ def main() -> None:
         print(f"bare queries reading the same rows: {bare_s * 1000:,.0f} ms")
         print(f"kpi.line_result for the year:       {ours_s * 1000:,.0f} ms (OEE {ours():.3f})")
         print(f"ratio: {bare_s / ours_s:.2f} of the bare queries' speed (target ≤ 300 ms)")
-    finally:
-        creation.destroy_test_db(creation.connection.settings_dict["NAME"], verbosity=0)
+
 
 
 if __name__ == "__main__":
