@@ -1,16 +1,24 @@
-"""
-ASGI config for oee_site project.
+"""ASGI entry point for daphne: HTTP to Django, websockets to the live consumers (DESIGN.md §2, §7)."""
 
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
-"""
+from __future__ import annotations
 
 import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'oee_site.settings')
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oee_site.settings")
 
-application = get_asgi_application()
+# Set Django up before anything imports models.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from monitoring.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    # Websockets check the session (AuthMiddlewareStack) and the Origin against ALLOWED_HOSTS.
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,6 +107,9 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 STATIC_URL = "/static/"
 # Git keeps no empty folder: a fresh clone may have no static/ yet, which check --deploy warns about.
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
+# Plotly.js from the installed plotly package: a plant network has no internet, so no CDN.
+# find_spec locates the package without importing it (60 ms at every start).
+STATICFILES_DIRS.append(("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"))
 STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -143,6 +147,8 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
     }
 }
+# A live screen gets at most one update per machine this often (seconds); the latest always arrives.
+LIVE_MIN_INTERVAL = env_int("LIVE_MIN_INTERVAL_MS", 500) / 1000
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,284 @@
+"""The live stream over websockets: who may listen, snapshot first, updates after commit, coalesced."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from monitoring import live
+from monitoring.pipeline import ObservationIn, record_observations
+from oee_site.asgi import application
+
+# Consumers read the database from other threads: the data must be committed to be seen.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = b"http://localhost"
+WAIT = 5  # seconds to wait for a message that must come; quiet periods are much shorter
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.ALLOWED_HOSTS = ["localhost", "testserver"]
+    settings.LIVE_MIN_INTERVAL = 0.2
+
+
+def _cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_socket(path: str, user=None, origin: bytes = ORIGIN) -> tuple[WebsocketCommunicator, bool]:
+    headers = [(b"origin", origin)]
+    if user is not None:
+        headers.append((b"cookie", await database_sync_to_async(_cookie)(user)))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=WAIT)
+    return communicator, connected
+
+
+async def close_code(communicator: WebsocketCommunicator) -> int:
+    output = await communicator.receive_output(timeout=WAIT)
+    assert output["type"] == "websocket.close"
+    return output["code"]
+
+
+async def snapshot_of(communicator: WebsocketCommunicator) -> list[str]:
+    message = await communicator.receive_json_from(timeout=WAIT)
+    assert message["type"] == "snapshot"
+    return [m["machine"] for m in message["machines"]]
+
+
+async def drain(communicator: WebsocketCommunicator, quiet: float = 0.6) -> list[dict]:
+    """Every message until none comes for `quiet` seconds."""
+    messages = []
+    while not await communicator.receive_nothing(timeout=quiet):
+        messages.append(await communicator.receive_json_from())
+    return messages
+
+
+def now_observation(machine: str, signal: str, value, seconds_ago: float = 1.0) -> ObservationIn:
+    return ObservationIn(machine, datetime.now(UTC) - timedelta(seconds=seconds_ago), signal, value)
+
+
+async def test_without_a_log_in_the_socket_is_closed_with_4401(plant, in_memory_layer):
+    communicator, connected = await open_socket("/ws/plant/")
+    assert connected
+    assert await close_code(communicator) == 4401
+
+
+async def test_a_foreign_origin_is_refused_even_with_a_session(plant, in_memory_layer):
+    communicator, connected = await open_socket("/ws/plant/", plant.manager, origin=b"http://evil.example")
+    assert not connected
+
+
+@pytest.mark.parametrize("path", ["/ws/lines/B/", "/ws/machines/B1/"])
+async def test_an_operator_of_another_line_is_closed_with_4403(plant, in_memory_layer, path):
+    communicator, connected = await open_socket(path, plant.operator)
+    assert connected
+    assert await close_code(communicator) == 4403
+
+
+async def test_a_user_with_no_role_may_not_watch_the_plant(plant, in_memory_layer):
+    communicator, _ = await open_socket("/ws/plant/", plant.outsider)
+    assert await close_code(communicator) == 4403
+
+
+@pytest.mark.parametrize("path", ["/ws/lines/Z/", "/ws/machines/Z9/"])
+async def test_an_unknown_line_or_machine_is_closed_with_4404(plant, in_memory_layer, path):
+    communicator, _ = await open_socket(path, plant.manager)
+    assert await close_code(communicator) == 4404
+
+
+async def test_the_snapshot_comes_first_with_every_machine_in_scope(plant, in_memory_layer):
+    for path, user, machines in [
+        ("/ws/plant/", plant.manager, ["A1", "A2", "B1"]),
+        ("/ws/plant/", plant.operator, ["A1", "A2"]),  # an operator's plant is their lines
+        ("/ws/lines/A/", plant.operator, ["A1", "A2"]),
+        ("/ws/machines/A2/", plant.manager, ["A2"]),
+    ]:
+        communicator, _ = await open_socket(path, user)
+        message = await communicator.receive_json_from(timeout=WAIT)
+        assert message["type"] == "snapshot"
+        assert [m["machine"] for m in message["machines"]] == machines
+        assert {m["type"] for m in message["machines"]} == {"machine"}
+        await communicator.disconnect()
+
+
+async def test_an_update_arrives_once_the_observation_is_committed(plant, in_memory_layer):
+    communicator, _ = await open_socket("/ws/lines/B/", plant.manager)
+    [before] = (await communicator.receive_json_from(timeout=WAIT))["machines"]
+    assert before["state"] == "no-data"
+    await database_sync_to_async(record_observations)([now_observation("B1", "running", True)])
+    update = await communicator.receive_json_from(timeout=WAIT)
+    assert (update["type"], update["machine"], update["line"], update["state"]) == ("machine", "B1", "B", "running")
+    for key in ("ts", "reason", "total_count", "good_count", "availability", "performance", "quality", "oee"):
+        assert key in update
+    await communicator.disconnect()
+
+    # A screen that reconnects starts again from a fresh snapshot.
+    communicator, _ = await open_socket("/ws/lines/B/", plant.manager)
+    [after] = (await communicator.receive_json_from(timeout=WAIT))["machines"]
+    assert (after["state"], after["state_since"]) == ("running", update["state_since"])
+    await communicator.disconnect()
+
+
+async def test_an_operator_watching_the_plant_hears_only_their_lines(plant, in_memory_layer):
+    communicator, _ = await open_socket("/ws/plant/", plant.operator)
+    await snapshot_of(communicator)
+    await database_sync_to_async(record_observations)(
+        [now_observation("B1", "running", True), now_observation("A1", "running", True)])
+    assert [m["machine"] for m in await drain(communicator)] == ["A1"]
+    await communicator.disconnect()
+
+
+async def test_a_fast_machine_is_coalesced_and_its_latest_state_always_arrives(plant, in_memory_layer):
+    communicator, _ = await open_socket("/ws/plant/", plant.manager)
+    await snapshot_of(communicator)
+    base = await database_sync_to_async(live.machine_message)(plant.b1)
+    other = await database_sync_to_async(live.machine_message)(plant.a1)
+    start = datetime.fromisoformat(base["ts"])
+    layer = get_channel_layer()
+    for count in range(20):
+        ts = live.iso(start + timedelta(milliseconds=count))
+        await layer.group_send(live.PLANT_GROUP, {"type": live.UPDATE_EVENT,
+                                                  "message": {**base, "ts": ts, "total_count": count}})
+        if count == 10:
+            await layer.group_send(live.PLANT_GROUP, {"type": live.UPDATE_EVENT, "message": other})
+    received = await drain(communicator)
+    b1 = [m["total_count"] for m in received if m["machine"] == "B1"]
+    assert 1 <= len(b1) <= 5, b1  # far fewer than 20: the first at once, then the latest when due
+    assert b1[-1] == 19
+    assert [m["machine"] for m in received].count("A1") == 1  # one machine never holds back another
+
+    # An update computed before the one already sent is older news, and is not shown.
+    late = live.iso(start - timedelta(seconds=1))
+    await layer.group_send(live.PLANT_GROUP, {"type": live.UPDATE_EVENT,
+                                              "message": {**base, "ts": late, "total_count": 3}})
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_a_bad_client_message_gets_an_error_and_the_socket_stays_open(plant, in_memory_layer):
+    communicator, _ = await open_socket("/ws/machines/A1/", plant.operator)
+    await snapshot_of(communicator)
+    await communicator.send_to(text_data="{not json")
+    error = await communicator.receive_json_from(timeout=WAIT)
+    assert error["type"] == "error" and "not valid JSON" in error["message"]
+    await communicator.send_json_to({"type": "subscribe", "machine": "B1"})
+    error = await communicator.receive_json_from(timeout=WAIT)
+    assert error["type"] == "error" and "'subscribe'" in error["message"]
+    await communicator.send_json_to(["ping"])
+    assert "JSON object" in (await communicator.receive_json_from(timeout=WAIT))["message"]
+    await communicator.send_to(bytes_data=b"\x00")
+    assert "binary" in (await communicator.receive_json_from(timeout=WAIT))["message"]
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=WAIT) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_end_to_end_over_the_real_redis_channel_layer(plant, settings, redis_url):
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # A prefix of its own: other test runs may share this Redis.
+        "CONFIG": {"hosts": [redis_url], "prefix": f"test-{uuid.uuid4().hex[:12]}"},
+    }}
+    settings.LIVE_MIN_INTERVAL = 0.2
+    layer = get_channel_layer()
+    try:
+        communicator, _ = await open_socket("/ws/machines/B1/", plant.manager)
+        assert await snapshot_of(communicator) == ["B1"]
+        await database_sync_to_async(record_observations)(
+            [now_observation("B1", "running", True, 3), now_observation("B1", "running", False, 2)])
+        update = await communicator.receive_json_from(timeout=WAIT)
+        assert (update["machine"], update["state"], update["reason"]) == ("B1", "stopped", None)
+        await communicator.disconnect()
+    finally:
+        await layer.flush()
+
+
+# --- the message itself, and what a broken channel layer does ------------------------------------
+
+NOON = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)  # Monday; line B runs all day (from 23:00 UTC, Berlin midnight)
+
+
+@pytest.fixture
+def busy_b1(plant):
+    """B1 runs from 09:00 on order WO-1 (3000 parts, 1 s each), 30 parts a minute, read each minute."""
+    from planning.models import Product, ProductCycleTime, WorkOrder
+
+    product = Product.objects.create(code="P1", name="Lid")
+    ProductCycleTime.objects.create(product=product, machine=plant.b1, ideal_cycle_time=1.0)
+    WorkOrder.objects.create(
+        number="WO-1", product=product, quantity=3000, line=plant.line_b, machine=plant.b1,
+        planned_start=NOON - timedelta(hours=2), planned_end=NOON + timedelta(hours=2),
+        status="running", actual_start=NOON - timedelta(hours=2),
+    )
+    items = [ObservationIn("B1", NOON - timedelta(hours=1), "running", True)]
+    items += [ObservationIn("B1", NOON - timedelta(minutes=60 - k), "total_count", 30 * k) for k in range(60)]
+    record_observations(items, all_or_nothing=True)
+    return plant
+
+
+def test_a_message_carries_state_shift_figures_order_and_device(busy_b1, client):
+    from monitoring.models import DeviceHealth, ModbusDevice, SignalBinding
+
+    device = ModbusDevice.objects.create(code="plc-b", host="127.0.0.1")
+    SignalBinding.objects.create(machine=busy_b1.b1, signal="running", modbus_device=device, table="coil",
+                                 address=0, data_type="bool")
+    assert live.machine_message(busy_b1.b1, NOON)["connected"] is False  # no collector has reported yet
+    DeviceHealth.objects.create(device_kind="modbus", device_code="plc-b", connected=False, last_error="timed out")
+
+    message = live.machine_message(busy_b1.b1, NOON)
+    assert (message["machine"], message["line"], message["name"]) == ("B1", "B", "Seamer")
+    assert message["ts"] == live.iso(NOON)
+    assert (message["state"], message["state_since"], message["reason"]) == (
+        "running", live.iso(NOON - timedelta(hours=1)), None)
+    assert message["shift"] == {"name": "All day", "start": "2026-01-11T23:00:00.000000+00:00",
+                                "end": "2026-01-12T23:00:00.000000+00:00"}
+    assert (message["connected"], message["device_error"]) == (False, "timed out")
+    assert (message["target_oee"], message["warning_oee"]) == (0.85, 0.65)
+    # The figures are those of the OEE API over the shift so far.
+    client.force_login(busy_b1.manager)
+    api = client.get("/api/v1/oee/", {"machine": "B1", "start": message["shift"]["start"],
+                                      "end": message["ts"]}).json()
+    for key in ("total_count", "good_count", "reject_count", "availability", "performance", "quality", "oee"):
+        assert message[key] == api[key], key
+    assert message["total_count"] == 30 * 59
+    order = message["work_order"]
+    assert (order["number"], order["product"], order["quantity"], order["produced"]) == ("WO-1", "P1", 3000, 1770)
+    # 1230 parts to go at 1 s each, at the shift's performance so far (1770 ideal s in 3600 s of run).
+    expected = NOON + timedelta(seconds=1230 / (1770 / 3600))
+    assert abs(datetime.fromisoformat(order["eta"]) - expected) < timedelta(milliseconds=1)
+    assert live.machine_message(busy_b1.a1, NOON)["connected"] is True  # no device bound
+
+
+def test_a_machine_gone_quiet_shows_no_data_since_its_data_stopped(busy_b1):
+    message = live.machine_message(busy_b1.b1, NOON + timedelta(minutes=10))
+    # The last reading was at 09:59; three expected intervals (3 × 60 s) later the data stops counting.
+    assert (message["state"], message["state_since"], message["reason"]) == (
+        "no-data", live.iso(NOON + timedelta(minutes=2)), "no-data")
+
+
+def test_group_names_stay_valid_for_any_code():
+    assert live.machine_group("Line-1.Filler_2") == "machine.Line-1.Filler_2"
+    odd = live.line_group("Linie Ä/1")
+    assert odd.startswith("line._") and len(odd) < 100
+    assert all(c.isascii() and (c.isalnum() or c in "-_.") for c in odd)
+    assert live.line_group("x" * 90) != live.line_group("x" * 91)
+
+
+def test_a_channel_layer_that_is_down_never_fails_the_commit(plant, settings, caplog):
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
+    }}
+    result = record_observations([now_observation("B1", "running", True)])
+    assert result.applied == 1
+    assert "not sent" in caplog.text
