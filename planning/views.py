@@ -1,3 +1,237 @@
-from django.shortcuts import render
+"""The managers' shift report: OEE per machine and shift over local days, as a page and as CSV.
 
-# Create your views here.
+One function, `build_report`, makes the numbers; the page and the CSV only lay them out.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from monitoring import charts, kpi
+from monitoring.lib.oee import SIX_BIG_LOSSES
+from monitoring.models import Line, LossCategory, Machine
+from monitoring.permissions import lines_visible_to
+from monitoring.views import chrome, machines_of, visible_line
+from planning.lib.calendar import ShiftWindow, local_day_bounds
+from planning.models import ShiftPattern
+from planning.schedule import line_calendar
+
+MAX_DAYS = 31
+COLUMNS = (
+    "Machine", "Date", "Shift", "From", "To", "PPT h", "Run h",
+    "A %", "P %", "Q %", "OEE %", "TEEP %", "Total", "Good", "Reject",
+)
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}"
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f}"
+
+
+def figure_cells(result: kpi.Result) -> list[str]:
+    """The numeric columns of one report row: PPT and run in hours, ratios in %, part counts."""
+    f, t, p = result.figures, result.times, result.production
+    return [
+        hours(t.planned_production), hours(t.run),
+        percent(f.availability), percent(f.performance), percent(f.quality), percent(f.oee), percent(f.teep),
+        str(p.total), str(p.good), str(p.reject),
+    ]
+
+
+@dataclass(frozen=True)
+class Row:
+    machine: str
+    day: str
+    shift: str
+    start: str
+    end: str
+    result: kpi.Result
+
+    @property
+    def cells(self) -> list[str]:
+        return [self.machine, self.day, self.shift, self.start, self.end, *figure_cells(self.result)]
+
+
+@dataclass
+class MachineTable:
+    machine: Machine
+    rows: list[Row] = field(default_factory=list)
+    total: Row | None = None
+
+
+@dataclass
+class ShiftReport:
+    line: Line
+    first_day: date
+    last_day: date
+    start: datetime | None = None
+    end: datetime | None = None
+    tables: list[MachineTable] = field(default_factory=list)
+    line_total: kpi.Result = kpi.EMPTY
+    trend: list[dict] = field(default_factory=list)
+    """Per shift occurrence: its label, the line's OEE and each machine's."""
+    downtime: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def waterfall(self) -> list[dict]:
+        """PPT, minus each of the six big losses, down to fully productive time (hours)."""
+        times, figures = self.line_total.times, self.line_total.figures
+        steps = [{"label": "Planned production time", "hours": times.planned_production / 3600, "measure": "absolute"}]
+        for loss in SIX_BIG_LOSSES:
+            steps.append({
+                "label": LossCategory(loss).label, "hours": -figures.losses[loss] / 3600, "measure": "relative",
+            })
+        steps.append({"label": "Fully productive time", "hours": 0, "measure": "total"})
+        return steps
+
+
+def _windows(line: Line, first_day: date, last_day: date) -> list[ShiftWindow]:
+    """Shift occurrences whose local date is in [first_day, last_day]; one per day without a pattern."""
+    zone = line.area.site.zone
+    start, _ = local_day_bounds(first_day, zone)
+    _, end = local_day_bounds(last_day, zone)
+    if not ShiftPattern.objects.filter(line=line).exists():
+        days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+        return [ShiftWindow("All day", day, *local_day_bounds(day, zone)) for day in days]
+    windows = line_calendar(line, start, end).windows
+    return [w for w in windows if first_day <= w.local_date <= last_day]
+
+
+def _occurrences(machine: Machine, windows: list[ShiftWindow], now: datetime) -> list[tuple[ShiftWindow, kpi.Result]]:
+    has_pattern = windows and windows[0].name != "All day"
+    if has_pattern:
+        return kpi.per_shift(machine, windows[0].start, max(w.end for w in windows), now)
+    return [pair for w in windows for pair in kpi.per_shift(machine, w.start, w.end, now)]
+
+
+def build_report(line: Line, first_day: date, last_day: date, now: datetime | None = None) -> ShiftReport:
+    """Per machine a row per shift occurrence and a total row (sums of times and counts)."""
+    now = now or timezone.now()
+    zone = line.area.site.zone
+    report = ShiftReport(line=line, first_day=first_day, last_day=last_day)
+    windows = _windows(line, first_day, last_day)
+    if not windows:
+        return report
+    report.start, report.end = windows[0].start, max(w.end for w in windows)
+    machines = machines_of(line)
+    per_window: dict[str, dict] = {}
+    for machine in machines:
+        table = MachineTable(machine)
+        total = kpi.EMPTY
+        for window, result in _occurrences(machine, windows, now):
+            table.rows.append(Row(
+                machine.code, window.local_date.isoformat(), window.name,
+                window.start.astimezone(zone).strftime("%H:%M"), window.end.astimezone(zone).strftime("%H:%M"),
+                result,
+            ))
+            total += result
+            slot = per_window.setdefault(window.key, {"label": window.key, "start": window.start, "machines": {}})
+            slot["machines"][machine.code] = result
+        table.total = Row(machine.code, "", "Total", "", "", total)
+        report.tables.append(table)
+
+    # A line's OEE is its constraint machine's; without one, the sum of its machines (as kpi.line_result).
+    subject = [m for m in machines if m.pk == line.constraint_machine_id] or machines
+    codes = [m.code for m in subject]
+    for table in report.tables:
+        if table.machine.code in codes:
+            report.line_total += table.total.result
+    for slot in sorted(per_window.values(), key=lambda s: s["start"]):
+        line_result = kpi.EMPTY
+        for code in codes:
+            line_result += slot["machines"].get(code, kpi.EMPTY)
+        report.trend.append({
+            "label": slot["label"], "start": slot["start"].isoformat(), "oee": line_result.figures.oee,
+            "machines": {code: r.figures.oee for code, r in slot["machines"].items()},
+        })
+    report.downtime = charts.downtime_by_reason(subject, report.start, report.end, now)
+    return report
+
+
+class ReportRequestError(ValueError):
+    pass
+
+
+def _report_request(request: HttpRequest) -> tuple[Line | None, date, date, list[Line]]:
+    """The line and local days asked for (defaults: the first line the user may see; yesterday and today)."""
+    lines = list(lines_visible_to(request.user, Line.objects.all()).select_related("area__site"))
+    code = request.GET.get("line")
+    line = visible_line(request, code) if code else (lines[0] if lines else None)
+    zone = line.area.site.zone if line else timezone.get_default_timezone()
+    today = timezone.now().astimezone(zone).date()
+    try:
+        first = date.fromisoformat(request.GET["start"]) if request.GET.get("start") else today - timedelta(days=1)
+        last = date.fromisoformat(request.GET["end"]) if request.GET.get("end") else max(first, today)
+    except ValueError:
+        raise ReportRequestError("Dates must be given as YYYY-MM-DD.") from None
+    if last < first:
+        raise ReportRequestError("The last day must not be before the first day.")
+    if (last - first).days >= MAX_DAYS:
+        raise ReportRequestError(f"Choose at most {MAX_DAYS} days.")
+    return line, first, last, lines
+
+
+@login_required
+def shift_report(request: HttpRequest) -> HttpResponse:
+    """Tables, six big losses, downtime Pareto and OEE trend of one line over local days."""
+    context = {
+        **chrome(request), "nav": "report", "columns": COLUMNS,
+        "start_value": request.GET.get("start", ""), "end_value": request.GET.get("end", ""),
+    }
+    try:
+        line, first, last, lines = _report_request(request)
+    except ReportRequestError as error:
+        lines = list(lines_visible_to(request.user, Line.objects.all()))
+        context.update(error=str(error), lines=lines)
+        return render(request, "planning/shift_report.html", context, status=400)
+    context.update(lines=lines, line=line, first_day=first, last_day=last,
+                   start_value=first.isoformat(), end_value=last.isoformat())
+    if line is not None:
+        report = build_report(line, first, last)
+        constraint = line.constraint_machine
+        thresholds = {
+            "target_oee": constraint.target_oee if constraint else 0.85,
+            "warning_oee": constraint.warning_oee if constraint else 0.65,
+        }
+        context.update(
+            report=report, site_tz=line.area.site.time_zone, thresholds=thresholds,
+            chart_data={
+                "waterfall": report.waterfall,
+                "downtime": [{"reason": k, "hours": v / 3600} for k, v in report.downtime.items()],
+                "trend": report.trend,
+                "target": thresholds["target_oee"],
+            },
+        )
+    return render(request, "planning/shift_report.html", context)
+
+
+@login_required
+def shift_report_csv(request: HttpRequest) -> HttpResponse:
+    """The shift report's table rows as CSV (the same numbers as the page)."""
+    try:
+        line, first, last, _ = _report_request(request)
+    except ReportRequestError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    if line is None:
+        return HttpResponse("No line to report on.", status=404, content_type="text/plain; charset=utf-8")
+    report = build_report(line, first, last)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="shift-report-{line.code}-{first.isoformat()}-{last.isoformat()}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(COLUMNS)
+    for table in report.tables:
+        for row in [*table.rows, table.total]:
+            writer.writerow(row.cells)
+    return response

@@ -1,0 +1,62 @@
+"""Template filters that format OEE figures the way the pages' JavaScript does (static/oee/common.js)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+register = template.Library()
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """0.7234 → '72.3'; None (no time or no parts yet) → '—'."""
+    return "—" if value in (None, "") else f"{value * 100:.1f}"
+
+
+@register.filter
+def hours(seconds: float | None) -> str:
+    return "—" if seconds in (None, "") else f"{seconds / 3600:.2f}"
+
+
+@register.filter
+def oee_level(value: float | None, thresholds: dict | object) -> str:
+    """'good' from the target OEE, 'warn' from the warning level, else 'bad'; 'none' without a value."""
+    if value in (None, ""):
+        return "none"
+    if value >= _threshold(thresholds, "target_oee", 0.85):
+        return "good"
+    if value >= _threshold(thresholds, "warning_oee", 0.65):
+        return "warn"
+    return "bad"
+
+
+def _threshold(source: dict | object, name: str, default: float) -> float:
+    """A level from a dict (a live message) or an object (a Machine)."""
+    value = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+    return default if value in (None, "") else value
+
+
+@register.filter
+def iso(value: datetime | str | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.isoformat()
+
+
+@register.filter
+def thousands(value: int | None) -> str:
+    """12345 → '12,345' (the pages use no locale: the same everywhere)."""
+    return "—" if value in (None, "") else f"{value:,}"
+
+
+@register.filter
+def clock(value: datetime | str | None) -> str:
+    """An instant (or its ISO text) as HH:MM in the time zone of the page (the site's)."""
+    if not value:
+        return ""
+    instant = parse_datetime(value) if isinstance(value, str) else value
+    return timezone.localtime(instant).strftime("%H:%M") if instant else ""

@@ -1,0 +1,319 @@
+/* OEE Live: what every page shares — formatting, the JSON API, a toast, one ticking timer and
+ * the live websocket with automatic reconnection. Plain JavaScript, no build step.
+ *
+ * Pages run for days on kiosk screens: nothing here keeps a growing list, every timer is
+ * cleared before it is set again, and nodes are replaced rather than appended.
+ */
+(function () {
+  "use strict";
+
+  var OEE = (window.OEE = {});
+
+  /* ---- formatting (templatetags/oee_format.py formats the first render the same way) ---- */
+
+  OEE.percent = function (value) {
+    return value === null || value === undefined || value === "" ? "—" : (Number(value) * 100).toFixed(1);
+  };
+
+  OEE.level = function (value, target, warning) {
+    if (value === null || value === undefined || value === "") return "none";
+    if (value >= target) return "good";
+    if (value >= warning) return "warn";
+    return "bad";
+  };
+
+  OEE.stateWord = function (state) {
+    return state === "running" ? "Running" : state === "stopped" ? "Stopped" : "No data";
+  };
+
+  OEE.thousands = function (n) {
+    return n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US");
+  };
+
+  /** 75 → "1:15", 3725 → "1:02:05": stop and state durations. */
+  OEE.duration = function (seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  };
+
+  /** "2 h 05 min", "12 min", "40 s": lengths too long to tick. */
+  OEE.length = function (seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) return seconds + " s";
+    var minutes = Math.round(seconds / 60);
+    if (minutes < 60) return minutes + " min";
+    return Math.floor(minutes / 60) + " h " + String(minutes % 60).padStart(2, "0") + " min";
+  };
+
+  var formatters = {};
+  function formatter(zone, withDay) {
+    var key = zone + (withDay ? "|day" : "");
+    if (!formatters[key]) {
+      var options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone || undefined };
+      if (withDay) options.weekday = "short";
+      formatters[key] = new Intl.DateTimeFormat("en-GB", options);
+    }
+    return formatters[key];
+  }
+
+  /** An ISO instant as HH:MM at the site (with the weekday when it is not within the next day). */
+  OEE.clock = function (iso, zone, withDayIfFar) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    if (isNaN(date)) return "";
+    var far = withDayIfFar && Math.abs(date.getTime() - OEE.now()) > 20 * 3600 * 1000;
+    return formatter(zone, far).format(date);
+  };
+
+  /* ---- server time: durations are measured against the server's clock, not the kiosk's ---- */
+
+  var skew = 0;
+  OEE.syncClock = function (serverIso) {
+    var server = Date.parse(serverIso);
+    if (!isNaN(server)) skew = server - Date.now();
+  };
+  OEE.now = function () { return Date.now() + skew; };
+
+  /* ---- the JSON API ---- */
+
+  function cookie(name) {
+    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  OEE.api = function (url, options) {
+    options = options || {};
+    var init = { method: options.method || "GET", credentials: "same-origin", cache: "no-store",
+                 headers: { "Accept": "application/json" } };
+    if (options.body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.headers["X-CSRFToken"] = cookie("csrftoken");
+      init.body = JSON.stringify(options.body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!response.ok) {
+          var detail = data && (data.detail || Object.values(data).flat().join(" ")) || response.statusText;
+          var error = new Error(detail || ("HTTP " + response.status));
+          error.status = response.status;
+          throw error;
+        }
+        return data;
+      });
+    });
+  };
+
+  OEE.query = function (params) {
+    return Object.keys(params).filter(function (k) { return params[k]; })
+      .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]); }).join("&");
+  };
+
+  /* ---- a toast: one element, one timer ---- */
+
+  var toastTimer = null;
+  OEE.toast = function (text, isError) {
+    var toast = document.getElementById("toast");
+    if (!toast) return;
+    toast.textContent = text;
+    toast.classList.toggle("error", !!isError);
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { toast.hidden = true; }, isError ? 6000 : 3000);
+  };
+
+  /* ---- one ticking timer for the whole page ---- */
+
+  var tickers = [];
+  OEE.onTick = function (fn) { tickers.push(fn); };
+  setInterval(function () {
+    for (var i = 0; i < tickers.length; i++) {
+      try { tickers[i](); } catch (e) { console.error(e); }
+    }
+  }, 1000);
+
+  /** Elements with data-since="ISO" show how long ago that was, ticking every second. */
+  OEE.updateSince = function (root) {
+    var now = OEE.now();
+    var nodes = (root || document).querySelectorAll("[data-since]");
+    for (var i = 0; i < nodes.length; i++) {
+      var since = Date.parse(nodes[i].dataset.since);
+      nodes[i].textContent = isNaN(since) ? "" : OEE.duration((now - since) / 1000);
+    }
+  };
+  OEE.onTick(function () { OEE.updateSince(); });
+
+  /* ---- live connection status (top bar dot and the "reconnecting" banner) ---- */
+
+  OEE.showStatus = function (state, message) {
+    var dot = document.getElementById("live-status");
+    var banner = document.getElementById("reconnecting");
+    if (dot) {
+      dot.hidden = false;
+      dot.dataset.state = state;
+      dot.querySelector(".label").textContent =
+        state === "live" ? "Live" : state === "failed" ? "Offline" : state === "connecting" ? "Connecting" : "Reconnecting";
+    }
+    if (banner) {
+      banner.hidden = !(state === "reconnecting" || state === "failed");
+      banner.classList.toggle("failed", state === "failed");
+      banner.querySelector(".reconnecting-text").textContent =
+        message || (state === "failed" ? "Not connected" : "Connection lost — reconnecting…");
+    }
+    document.body.classList.toggle("stale", state !== "live");
+  };
+
+  /**
+   * A websocket that keeps itself connected: on any loss it reconnects with exponential
+   * back-off (0.5 s doubling to a 10 s cap, with jitter); the server answers every new
+   * connection with a fresh snapshot. A ping every 15 s finds connections that died silently.
+   */
+  OEE.LiveSocket = function (path, handlers) {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+    var socket = null, attempt = 0, retryTimer = null, pingTimer = null, lastMessage = 0, stopped = false;
+    var everLive = false;
+
+    function status(state, message) {
+      if (handlers.onStatus) handlers.onStatus(state);
+      OEE.showStatus(state, message);
+    }
+
+    function clearTimers() {
+      clearTimeout(retryTimer); retryTimer = null;
+      clearInterval(pingTimer); pingTimer = null;
+    }
+
+    function connect() {
+      clearTimers();
+      if (stopped) return;
+      status(everLive || attempt ? "reconnecting" : "connecting");
+      try {
+        socket = new WebSocket(url);
+      } catch (e) {
+        scheduleRetry();
+        return;
+      }
+      socket.onopen = function () {
+        lastMessage = Date.now();
+        pingTimer = setInterval(function () {
+          if (Date.now() - lastMessage > 35000) {
+            socket.close();  // silent for too long: treat as lost
+            return;
+          }
+          if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+        }, 15000);
+      };
+      socket.onmessage = function (event) {
+        lastMessage = Date.now();
+        var msg;
+        try { msg = JSON.parse(event.data); } catch (e) { return; }
+        if (msg.type === "snapshot") {
+          attempt = 0;
+          everLive = true;
+          status("live");
+          if (handlers.onSnapshot) handlers.onSnapshot(msg.machines || []);
+        } else if (msg.type === "machine") {
+          if (handlers.onMachine) handlers.onMachine(msg);
+        }
+      };
+      socket.onclose = function (event) {
+        clearTimers();
+        socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+        socket = null;
+        if (stopped) return;
+        if (event.code === 4401) {
+          location.assign("/accounts/login/?next=" + encodeURIComponent(location.pathname + location.search));
+          return;
+        }
+        if (event.code === 4403 || event.code === 4404) {
+          status("failed", event.code === 4403 ? "You may not watch this line." : "Unknown line or machine.");
+          return;
+        }
+        scheduleRetry();
+      };
+      socket.onerror = function () { /* onclose follows and retries */ };
+    }
+
+    function scheduleRetry() {
+      status("reconnecting");
+      var delay = Math.min(10000, 500 * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.5);
+      attempt = Math.min(attempt + 1, 10);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(connect, delay);
+    }
+
+    // Back on the network: try now rather than at the end of the back-off.
+    window.addEventListener("online", function () {
+      if (!socket) { attempt = 0; connect(); }
+    });
+
+    connect();
+    return {
+      close: function () { stopped = true; clearTimers(); if (socket) socket.close(); },
+    };
+  };
+
+  /* ---- small DOM helpers ---- */
+
+  /** el("div", {class: "x", text: "y"}, [children]) */
+  OEE.el = function (tag, attrs, children) {
+    var node = document.createElement(tag);
+    attrs = attrs || {};
+    Object.keys(attrs).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) return;
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(key, value === true ? "" : value);
+    });
+    (children || []).forEach(function (child) {
+      if (child !== null && child !== undefined) node.append(child);
+    });
+    return node;
+  };
+
+  OEE.setField = function (root, name, text, value) {
+    var node = root.querySelector('[data-field="' + name + '"]');
+    if (!node) return null;
+    if (node.firstChild && node.firstChild.nodeType === 3 && node.children.length) {
+      node.firstChild.nodeValue = text;  // keep the unit span after the number
+    } else {
+      node.textContent = text;
+    }
+    if (value !== undefined) node.dataset.value = value === null ? "" : value;
+    return node;
+  };
+
+  /** Work-order block: number, product, progress bar, count and ETA. */
+  OEE.renderWorkOrder = function (node, order, zone, withEta) {
+    if (!node) return;
+    if (!order) {
+      node.replaceChildren(OEE.el("div", { class: "wo-none", text: "No work order running" }));
+      return;
+    }
+    var share = order.quantity ? Math.min(100, (100 * order.produced) / order.quantity) : 0;
+    var bar = OEE.el("div", { class: "bar" }, [OEE.el("span", { style: "width:" + share.toFixed(1) + "%" })]);
+    var count = OEE.thousands(order.produced) + " / " + OEE.thousands(order.quantity);
+    var children = [
+      OEE.el("div", { class: "wo-line" }, [
+        OEE.el("span", { class: "wo-number", text: order.number }), " ",
+        OEE.el("span", { class: "wo-product", text: order.product_name || order.product }),
+      ]),
+      bar,
+    ];
+    if (withEta) {
+      children.push(OEE.el("div", { class: "wo-foot" }, [
+        OEE.el("span", { text: count }),
+        OEE.el("span", { class: "eta" }, ["ETA ", OEE.el("b", { text: order.eta ? OEE.clock(order.eta, zone, true) : "—" })]),
+      ]));
+    } else {
+      children.push(OEE.el("div", { class: "wo-count", text: count }));
+    }
+    node.replaceChildren.apply(node, children);
+  };
+})();
