@@ -1,0 +1,330 @@
+"""Which collector process reads which device: leases in Redis, claimed up to a fair share.
+
+A lease is a Redis key per device (`SET NX PX`) holding its owner's id; the owner renews
+all its leases every few seconds. A process that dies stops renewing, its leases expire, and
+the next claim round of a live process takes the devices over. Live processes announce
+themselves in a sorted set scored by expiry, so each knows how many share the devices and
+claims at most ⌈devices / processes⌉ of them, giving back the excess when others join.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import socket
+import zlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import redis
+
+from monitoring.collectors.runner import CollectorHost, DeviceSpec
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "oee:collect"
+DEFAULT_TTL = 10.0
+
+_RENEW = """
+local held = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    held[#held + 1] = i
+  end
+end
+return held
+"""
+
+_RELEASE = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+    released = released + 1
+  end
+end
+return released
+"""
+
+
+def default_owner_id(label: str = "collector") -> str:
+    return f"{label}@{socket.gethostname()}:{os.getpid()}"
+
+
+class LeaseBook:
+    """Device leases and the registry of live collector processes, for one owner id."""
+
+    def __init__(self, client: redis.Redis, owner: str, *, ttl: float = DEFAULT_TTL, prefix: str = PREFIX) -> None:
+        self.redis = client
+        self.owner = owner
+        self.ttl_ms = int(ttl * 1000)
+        self.prefix = prefix
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    @classmethod
+    def from_url(cls, url: str, owner: str, **kwargs) -> LeaseBook:
+        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), owner, **kwargs)
+
+    def lease_key(self, device_key: str) -> str:
+        return f"{self.prefix}:lease:{device_key}"
+
+    @property
+    def hosts_key(self) -> str:
+        return f"{self.prefix}:hosts"
+
+    def claim(self, device_key: str) -> bool:
+        """Take the lease of an unowned device; True when this owner now holds it."""
+        return bool(self.redis.set(self.lease_key(device_key), self.owner, nx=True, px=self.ttl_ms))
+
+    def renew(self, device_keys: Iterable[str]) -> set[str]:
+        """Extend the leases this owner still holds; return their device keys (the rest are lost)."""
+        keys = list(device_keys)
+        if not keys:
+            return set()
+        held = self._renew(keys=[self.lease_key(k) for k in keys], args=[self.owner, self.ttl_ms])
+        return {keys[int(i) - 1] for i in held}
+
+    def release(self, device_keys: Iterable[str]) -> int:
+        keys = [self.lease_key(k) for k in device_keys]
+        return int(self._release(keys=keys, args=[self.owner])) if keys else 0
+
+    def owners(self, device_keys: Iterable[str]) -> dict[str, str | None]:
+        keys = list(device_keys)
+        if not keys:
+            return {}
+        values = self.redis.mget([self.lease_key(k) for k in keys])
+        return {k: (v.decode() if v is not None else None) for k, v in zip(keys, values)}
+
+    def now_ms(self) -> int:
+        """Redis's clock, so processes on different hosts agree on expiry."""
+        seconds, micros = self.redis.time()
+        return seconds * 1000 + micros // 1000
+
+    def announce(self, info: dict) -> None:
+        """Say this owner is alive (for one ttl) and what it is, e.g. its Celery worker."""
+        expires = self.now_ms() + self.ttl_ms
+        pipe = self.redis.pipeline()
+        pipe.zadd(self.hosts_key, {self.owner: expires})
+        pipe.set(f"{self.prefix}:host:{self.owner}", json.dumps(info), px=self.ttl_ms)
+        pipe.execute()
+
+    def live_hosts(self) -> dict[str, dict]:
+        """Owner id → announced info of every live collector process (expired ones are pruned)."""
+        self.redis.zremrangebyscore(self.hosts_key, "-inf", self.now_ms())
+        owners = [o.decode() for o in self.redis.zrange(self.hosts_key, 0, -1)]
+        if not owners:
+            return {}
+        infos = self.redis.mget([f"{self.prefix}:host:{o}" for o in owners])
+        return {o: (json.loads(i) if i else {}) for o, i in zip(owners, infos)}
+
+    def leave(self, device_keys: Iterable[str]) -> None:
+        self.release(device_keys)
+        self.redis.zrem(self.hosts_key, self.owner)
+        self.redis.delete(f"{self.prefix}:host:{self.owner}")
+
+
+def fair_share(devices: int, hosts: int) -> int:
+    return math.ceil(devices / max(hosts, 1))
+
+
+@dataclass
+class RoundResult:
+    claimed: list[str]
+    dropped: list[str]
+    rebuilt: list[str]
+    lost: list[str]
+    share: int
+
+
+class LeaseKeeper:
+    """Keeps a `CollectorHost` reading exactly the devices whose leases its owner holds.
+
+    Each round (every `interval` seconds): renew held leases and drop the lost ones; load
+    the enabled devices; drop the disabled, rebuild the changed; claim unowned devices up
+    to the fair share and give back what is over it.
+    """
+
+    def __init__(
+        self,
+        host: CollectorHost,
+        book: LeaseBook,
+        load_specs: Callable[[], list[DeviceSpec]],
+        *,
+        interval: float = 3.0,
+        info: dict | None = None,
+        db_cleanup: Callable[[], object] | None = None,
+    ) -> None:
+        self.host = host
+        self.db_cleanup = db_cleanup
+        self.book = book
+        self.load_specs = load_specs
+        self.interval = interval
+        self.info = info or {}
+        self.valid_until = 0.0
+        # Redis and the database are reached from their own threads, never from the event loop.
+        self._redis_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leases")
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device-specs")
+
+    async def _redis(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._redis_thread, fn, *args)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run rounds until `stop` is set, then release every lease and leave the registry."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.round()
+                except (redis.RedisError, OSError) as error:
+                    logger.warning("%s: lease round failed: %s", self.book.owner, error)
+                    await self._expire_if_unsure()
+                except Exception:  # noqa: BLE001 - e.g. the database away: keep what we have, retry
+                    logger.exception("%s: lease round failed", self.book.owner)
+                    await self._expire_if_unsure()
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.interval)
+                except TimeoutError:
+                    pass
+        finally:
+            owned = list(self.host.runs)
+            await self.host.stop()
+            try:
+                await self._redis(self.book.leave, owned)
+            except (redis.RedisError, OSError) as error:
+                logger.warning("%s: could not release leases: %s (they expire)", self.book.owner, error)
+            if self.db_cleanup is not None:
+                await asyncio.get_running_loop().run_in_executor(self._db_thread, self.db_cleanup)
+            self._redis_thread.shutdown(wait=False)
+            self._db_thread.shutdown(wait=False)
+
+    async def _expire_if_unsure(self) -> None:
+        # Without a renewal we cannot know the leases are still ours: past their expiry another
+        # process may own the devices, so stop reading them rather than read them twice.
+        loop = asyncio.get_running_loop()
+        if self.host.runs and loop.time() > self.valid_until:
+            logger.warning("%s: leases unconfirmed past their expiry; stopping %d devices",
+                           self.book.owner, len(self.host.runs))
+            for key in list(self.host.runs):
+                await self.host.remove(key)
+
+    async def round(self) -> RoundResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        owned = list(self.host.runs)
+        held = await self._redis(self.book.renew, owned)
+        self.valid_until = started + self.book.ttl_ms / 1000
+        lost = [key for key in owned if key not in held]
+        for key in lost:
+            logger.warning("%s: lost the lease of %s", self.book.owner, key)
+            await self.host.remove(key)
+        await self._redis(self.book.announce, {**self.info, "devices": len(held)})
+
+        specs = {spec.key: spec for spec in await loop.run_in_executor(self._db_thread, self.load_specs)}
+        dropped, rebuilt = [], []
+        for key, spec in list(self.host.specs.items()):
+            wanted = specs.get(key)
+            if wanted is None:
+                dropped.append(key)
+                await self.host.remove(key, disconnected=True)
+            elif wanted.version != spec.version:
+                rebuilt.append(key)
+                await self.host.replace(wanted)
+        if dropped:
+            await self._redis(self.book.release, dropped)
+            logger.info("%s: dropped disabled or removed devices %s", self.book.owner, dropped)
+        if rebuilt:
+            logger.info("%s: configuration changed, rebuilt sessions of %s", self.book.owner, rebuilt)
+
+        hosts = await self._redis(self.book.live_hosts)
+        share = fair_share(len(specs), len(hosts))
+        claimed: list[str] = []
+        mine = len(self.host.runs)
+        if mine < share:
+            candidates = [key for key in specs if key not in self.host.runs]
+            owners = await self._redis(self.book.owners, candidates)
+            # Leases still in our name (kept through a Redis outage) come first; then each process
+            # walks the free devices in its own order, so rivals rarely collide.
+            ours = [k for k, o in owners.items() if o == self.book.owner]
+            free = ours + sorted((k for k, o in owners.items() if o is None),
+                                 key=lambda k: zlib.crc32(f"{self.book.owner}{k}".encode()))
+            for key in free:
+                if mine >= share:
+                    break
+                adopted = key in ours and bool(await self._redis(self.book.renew, [key]))
+                if adopted or await self._redis(self.book.claim, key):
+                    self.host.add(specs[key])
+                    claimed.append(key)
+                    mine += 1
+        elif mine > share and len(hosts) > 1:
+            # Others joined: give back the excess a few at a time, so the load moves gently.
+            excess = sorted(self.host.runs)[: min(mine - share, max(1, share // 4))]
+            for key in excess:
+                await self.host.remove(key)
+            await self._redis(self.book.release, excess)
+            dropped.extend(excess)
+        if claimed:
+            logger.info("%s: claimed %d devices (%d now, fair share %d of %d over %d processes)",
+                        self.book.owner, len(claimed), mine, share, len(specs), len(hosts))
+        return RoundResult(claimed=claimed, dropped=dropped, rebuilt=rebuilt, lost=lost, share=share)
+
+
+async def run_collector_process(
+    redis_url: str,
+    *,
+    owner: str | None = None,
+    info: dict | None = None,
+    load_specs: Callable[[], list[DeviceSpec]] | None = None,
+    sink: Callable | None = None,
+    health: Callable | None = ...,  # type: ignore[assignment]
+    ttl: float = DEFAULT_TTL,
+    interval: float | None = None,
+    stop: asyncio.Event | None = None,
+    keep_running: Callable[[], bool] | None = None,
+) -> None:
+    """Host collectors for the devices this process can lease, until `stop` is set.
+
+    Defaults read the devices from the database and feed `pipeline.record_observations`
+    and `DeviceHealth`. `keep_running` is polled every round (e.g. "is my parent alive?").
+    """
+    from monitoring.collectors import runner
+
+    pymodbus_logger = logging.getLogger("pymodbus")
+    if pymodbus_logger.level == logging.NOTSET:
+        # pymodbus logs every failed request with a dump of recent frames; the host logs each
+        # device's trouble once (and every 100th time), and keeps it in DeviceHealth.
+        pymodbus_logger.setLevel(logging.CRITICAL)
+    owner = owner or default_owner_id()
+    host = CollectorHost(
+        sink or runner.pipeline_sink,
+        name=owner,
+        health_sink=runner.health_sink if health is ... else health,
+        thread_cleanup=runner.close_db_connections if sink is None else None,
+    )
+    host.start()
+    book = LeaseBook.from_url(redis_url, owner, ttl=ttl)
+    keeper = LeaseKeeper(host, book, load_specs or runner.device_specs,
+                         interval=interval or max(0.5, ttl / 3), info=info,
+                         db_cleanup=runner.close_db_connections if load_specs is None else None)
+    stop = stop or asyncio.Event()
+    watcher = None
+    if keep_running is not None:
+        async def watch() -> None:
+            while not stop.is_set():
+                if not keep_running():
+                    logger.warning("%s: told to stop", owner)
+                    stop.set()
+                    return
+                await asyncio.sleep(1.0)
+        watcher = asyncio.create_task(watch())
+    logger.info("%s: collector process started (lease ttl %.1f s)", owner, ttl)
+    try:
+        await keeper.run(stop)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        logger.info("%s: collector process stopped", owner)

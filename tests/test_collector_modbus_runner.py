@@ -1,0 +1,229 @@
+"""The collector host: change filter and heartbeats, silence → no-data, isolation of bad devices, delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+
+import pytest
+
+from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
+from monitoring.collectors.runner import CollectorHost, DeviceSpec as HostSpec, backoff_delay
+from monitoring.lib.registers import RegisterBinding
+from monitoring.simulator.behaviour import SimulatedMachine
+from monitoring.simulator.modbus_server import DeviceSpec, SimulatedModbusDevice
+from oee_site.redis_server import free_port
+
+
+CLOCKS: list[asyncio.Task] = []
+
+
+@pytest.fixture(autouse=True)
+async def stop_clocks():
+    yield
+    while CLOCKS:
+        CLOCKS.pop().cancel()
+
+
+def demo_bindings(machine: str) -> tuple[RegisterBinding, ...]:
+    return (
+        RegisterBinding((machine, "running"), "holding", 0, "uint16", bit=0),
+        RegisterBinding((machine, "fault"), "holding", 1),
+        RegisterBinding((machine, "total_count"), "holding", 2),
+        RegisterBinding((machine, "reject_count"), "holding", 3),
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.samples = []
+        self.batches = 0
+
+    def __call__(self, batch) -> None:
+        self.batches += 1
+        self.samples.extend(batch)
+
+    def of(self, machine: str, signal: str) -> list:
+        return [s for s in self.samples if s.machine_code == machine and s.signal == signal]
+
+
+async def serve(count: int, *, still: bool = False) -> list[SimulatedModbusDevice]:
+    """`count` simulated devices with a machine each; unless `still`, the machines make parts."""
+    devices, machines = [], []
+    for index in range(count):
+        machine = SimulatedMachine(f"M{index}", ideal_cycle_time=0.02, seed=index)
+        spec = DeviceSpec(f"dev-{index}", free_port(), bindings=demo_bindings(machine.code))
+        device = SimulatedModbusDevice(spec, {machine.code: machine})
+        await device.start()
+        devices.append(device)
+        machines.append(machine)
+    if not still:
+        CLOCKS.append(asyncio.get_running_loop().create_task(run_clock(machines)))
+    return devices
+
+
+async def run_clock(machines: list[SimulatedMachine]) -> None:
+    while True:
+        await asyncio.sleep(0.02)
+        for machine in machines:
+            machine.step(0.02)
+
+
+def host_spec(device: SimulatedModbusDevice, interval: float, expected: float = 60.0, timeout: float = 0.3) -> HostSpec:
+    spec = device.spec
+    settings = ModbusSettings(spec.code, spec.host, spec.port, timeout=timeout, retries=0, bindings=spec.bindings)
+    machines = {b.key[0]: expected for b in spec.bindings}
+    return HostSpec("modbus", spec.code, interval, 0.05, machines, lambda: ModbusCollector(settings))
+
+
+async def test_a_value_is_sent_when_it_changes_or_when_a_heartbeat_is_due():
+    (device,) = await serve(1, still=True)
+    sink = Recorder()
+    host = CollectorHost(sink, flush_interval=0.05)
+    host.start()
+    host.add(host_spec(device, interval=0.05, expected=1.0))
+    await asyncio.sleep(1.6)
+    await host.stop()
+    await device.stop()
+    scans = device.function_codes[3]
+    sent = sink.of("M0", "total_count")
+    assert scans >= 20
+    # First value, then one heartbeat every 0.5 s: 3 or 4 in 1.6 s, not one per scan.
+    assert 3 <= len(sent) <= 5
+    assert sink.of("M0", "connected")[0].value is True
+
+
+async def test_every_scan_round_goes_to_the_sink_in_few_batches():
+    devices = await serve(5)
+    sink = Recorder()
+    host = CollectorHost(sink, flush_interval=0.2)
+    host.start()
+    for device in devices:
+        host.add(host_spec(device, interval=0.05))
+    await asyncio.sleep(1.0)
+    batches = sink.batches
+    await host.stop()
+    for device in devices:
+        await device.stop()
+    scans = sum(d.function_codes[3] for d in devices)
+    assert scans >= 60
+    assert batches <= 6  # one per 0.2 s
+    assert len(sink.samples) > sink.batches * 5
+
+
+async def test_a_silent_device_puts_its_machines_in_no_data_and_back():
+    (device,) = await serve(1)
+    sink = Recorder()
+    host = CollectorHost(sink, flush_interval=0.05, max_backoff=0.2)
+    host.start()
+    host.add(host_spec(device, interval=0.1, timeout=0.2))
+    await asyncio.sleep(0.4)
+    device.hang()
+    await asyncio.sleep(0.8)  # more than three scan intervals
+    run = host.runs["modbus:dev-0"]
+    assert [s.value for s in sink.of("M0", "connected")] == [True, False]
+    assert run.health.connected is False
+    assert run.health.consecutive_errors >= 1
+    assert "No response" in run.health.last_error or "reading holding" in run.health.last_error
+    device.heal()
+    await asyncio.sleep(0.8)
+    await host.stop()
+    await device.stop()
+    connected = sink.of("M0", "connected")
+    assert [s.value for s in connected] == [True, False, True]
+    assert connected[1].ts < connected[2].ts
+    # After coming back every signal is sent afresh, not only the ones that changed.
+    back = sink.samples.index(connected[2])
+    assert {s.signal for s in sink.samples[back:back + 5]} == {"connected", "running", "fault", "total_count",
+                                                               "reject_count"}
+
+
+async def keep_dropping(device: SimulatedModbusDevice) -> None:
+    while True:
+        device.drop_connections()
+        await asyncio.sleep(0.15)
+
+
+async def test_bad_devices_never_slow_the_healthy_ones():
+    devices = await serve(8)
+    hanging, garbage, refusing, stopped, dropping = devices[:5]
+    healthy = devices[5:]
+    host = CollectorHost(Recorder(), flush_interval=0.1)
+    host.start()
+    interval, seconds = 0.1, 2.0
+    for device in devices:
+        host.add(host_spec(device, interval=interval, timeout=0.5))
+    await asyncio.sleep(0.3)
+    before = {key: stats["scans"] for key, stats in host.stats().items()}
+    hanging.hang()
+    garbage.answer_garbage()
+    refusing.answer_exception(6)
+    await stopped.stop()
+    dropper = asyncio.create_task(keep_dropping(dropping))
+    await asyncio.sleep(seconds)
+    after = host.stats()
+    dropper.cancel()
+    await host.stop()
+    for device in devices:
+        await device.stop()
+    expected = seconds / interval
+    for device in healthy:
+        key = f"modbus:{device.spec.code}"
+        assert (after[key]["scans"] - before[key]) / expected >= 0.8, (key, after[key])
+        assert after[key]["errors"] == 0
+    for device in (hanging, garbage, refusing, stopped, dropping):
+        assert after[f"modbus:{device.spec.code}"]["errors"] >= 1, device
+
+
+def test_the_back_off_doubles_with_jitter_up_to_a_ceiling():
+    rng = random.Random(1)
+    waits = [backoff_delay(n, 1.0, 60.0, rng) for n in range(10)]
+    for n, wait in enumerate(waits):
+        window = min(60.0, 2.0**n)
+        assert window / 2 <= wait <= window
+    assert len({round(w, 6) for w in waits[7:]}) == 3  # capped, yet not in lock step
+
+
+async def test_observations_are_kept_and_retried_when_the_sink_fails():
+    (device,) = await serve(1)
+    delivered = []
+    failures = Counter()
+
+    def flaky(batch):
+        if failures["n"] < 2:
+            failures["n"] += 1
+            raise ConnectionError("database went away")
+        delivered.extend(batch)
+
+    host = CollectorHost(flaky, flush_interval=0.05)
+    host.start()
+    host.add(host_spec(device, interval=0.05))
+    await asyncio.sleep(2.5)  # two failures back off 1 s and 2 s, then everything goes through
+    await host.stop()
+    await device.stop()
+    counts = [s.value for s in delivered if s.signal == "total_count"]
+    assert failures["n"] == 2
+    assert len(counts) > 10
+    assert counts == sorted(counts)  # nothing lost in the middle, nothing out of order
+    assert delivered[0].signal == "connected"
+
+
+async def test_health_rows_follow_the_device():
+    (device,) = await serve(1)
+    rows = []
+    host = CollectorHost(lambda batch: None, name="w1", health_sink=rows.extend, flush_interval=0.05,
+                         health_every=60.0)
+    host.start()
+    host.add(host_spec(device, interval=0.05, timeout=0.2))
+    await asyncio.sleep(0.3)
+    await device.stop()
+    await asyncio.sleep(0.6)
+    await host.remove("modbus:dev-0")
+    await asyncio.sleep(0.1)
+    await host.stop()
+    states = [(r.connected, r.collector, r.consecutive_errors > 0) for r in rows]
+    assert (True, "w1", False) in states
+    assert (False, "w1", True) in states
+    assert states[-1][:2] == (False, "")  # given up: no collector owns it
+    assert rows[-1].last_good_read is not None and rows[-1].machines == ("M0",)

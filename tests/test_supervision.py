@@ -1,0 +1,360 @@
+"""Supervision: leases in a real Redis give every device exactly one live collector, and move with failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+
+from monitoring.collectors.leases import LeaseBook, LeaseKeeper, fair_share
+from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
+from monitoring.collectors.runner import CollectorHost, DeviceSpec as HostSpec
+from monitoring.lib.registers import RegisterBinding
+from monitoring.simulator.behaviour import SimulatedMachine
+from monitoring.simulator.modbus_server import DeviceSpec, SimulatedModbusDevice
+from monitoring.simulator.plant import BackgroundPlant, MachineSpec, Plant, PlantSpec
+from oee_site.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def book_factory(redis_url):
+    prefix = f"test:{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    yield lambda owner, ttl=1.0: LeaseBook(client, owner, ttl=ttl, prefix=prefix)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+def test_a_lease_has_one_owner_until_it_expires_or_is_released(book_factory):
+    a, b = book_factory("a", ttl=0.3), book_factory("b", ttl=0.3)
+    assert a.claim("modbus:dev-1")
+    assert not b.claim("modbus:dev-1")
+    assert b.renew(["modbus:dev-1"]) == set()  # b cannot extend what it does not hold
+    assert a.renew(["modbus:dev-1"]) == {"modbus:dev-1"}
+    assert a.owners(["modbus:dev-1", "modbus:dev-2"]) == {"modbus:dev-1": "a", "modbus:dev-2": None}
+    time.sleep(0.4)
+    assert b.claim("modbus:dev-1")  # a stopped renewing: it expired
+    assert a.release(["modbus:dev-1"]) == 0  # and a cannot release b's lease
+    assert b.release(["modbus:dev-1"]) == 1
+    assert a.owners(["modbus:dev-1"]) == {"modbus:dev-1": None}
+
+
+def test_live_collectors_are_announced_until_they_expire(book_factory):
+    a, b = book_factory("a", ttl=0.3), book_factory("b", ttl=5.0)
+    a.announce({"worker": "w1"})
+    b.announce({"worker": "w2"})
+    assert a.live_hosts() == {"a": {"worker": "w1"}, "b": {"worker": "w2"}}
+    time.sleep(0.4)
+    assert a.live_hosts() == {"b": {"worker": "w2"}}
+    b.leave([])
+    assert a.live_hosts() == {}
+
+
+def test_the_fair_share_rounds_up():
+    assert fair_share(500, 3) == 167
+    assert fair_share(6, 2) == 3
+    assert fair_share(5, 0) == 5
+
+
+# -- keepers in one process: claiming, sharing, taking over, following the configuration --
+
+
+async def serve_devices(count: int) -> tuple[list[HostSpec], list[SimulatedModbusDevice]]:
+    specs, devices = [], []
+    for index in range(count):
+        code = f"M{index}"
+        machine = SimulatedMachine(code, ideal_cycle_time=0.1, seed=index)
+        binding = (RegisterBinding((code, "total_count"), "holding", 2),)
+        spec = DeviceSpec(f"dev-{index}", free_port(), bindings=binding)
+        device = SimulatedModbusDevice(spec, {code: machine})
+        await device.start()
+        settings = ModbusSettings(spec.code, "127.0.0.1", spec.port, timeout=0.3, retries=0, bindings=binding)
+        specs.append(HostSpec("modbus", spec.code, 0.1, 0.05, {code: 60.0},
+                              lambda s=settings: ModbusCollector(s), version="v1"))
+        devices.append(device)
+    return specs, devices
+
+
+class Keeper:
+    def __init__(self, book: LeaseBook, specs: list[HostSpec]) -> None:
+        self.samples = []
+        self.host = CollectorHost(self.samples.extend, name=book.owner, flush_interval=0.05)
+        self.host.start()
+        self.specs = specs
+        self.keeper = LeaseKeeper(self.host, book, lambda: list(self.specs), interval=0.2)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.keeper.run(self.stop))
+
+    @property
+    def owned(self) -> set[str]:
+        return set(self.host.runs)
+
+    async def crash(self) -> None:
+        """Die without giving anything back: the leases are left to expire."""
+        self.keeper.book.leave = lambda keys: None
+        self.stop.set()
+        await self.task
+
+    async def close(self) -> None:
+        self.stop.set()
+        await self.task
+
+
+async def wait_until(condition, timeout: float = 10.0, every: float = 0.05, check=None) -> float:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not condition():
+        if check is not None:
+            check()
+        if loop.time() - started > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(every)
+    return loop.time() - started
+
+
+async def test_collectors_share_devices_and_one_takes_over_when_the_other_dies(book_factory):
+    specs, devices = await serve_devices(6)
+    a = Keeper(book_factory("a"), specs)
+    b = Keeper(book_factory("b"), specs)
+
+    def never_both() -> None:
+        assert not (a.owned & b.owned), "a device is read by two collectors at once"
+
+    try:
+        await wait_until(lambda: len(a.owned) == 3 and len(b.owned) == 3, check=never_both)
+        await a.crash()
+        assert len(a.owned) == 0
+        took = await wait_until(lambda: len(b.owned) == 6, check=never_both)
+        assert took < 5.0  # lease ttl 1 s + a round of 0.2 s
+        await asyncio.sleep(0.3)
+        scans = b.host.stats()
+        assert all(stats["scans"] >= 1 for stats in scans.values())
+    finally:
+        await b.close()
+        for device in devices:
+            await device.stop()
+
+
+async def test_a_new_collector_gets_its_share_from_a_busy_one(book_factory):
+    specs, devices = await serve_devices(8)
+    a = Keeper(book_factory("a"), specs)
+    try:
+        await wait_until(lambda: len(a.owned) == 8)
+        b = Keeper(book_factory("b"), specs)
+        await wait_until(lambda: len(a.owned) == 4 and len(b.owned) == 4,
+                         check=lambda: not (a.owned & b.owned) or pytest.fail("shared device"))
+        await b.close()
+        await wait_until(lambda: len(a.owned) == 8)  # b left cleanly: its devices come straight back
+    finally:
+        await a.close()
+        for device in devices:
+            await device.stop()
+
+
+async def test_a_changed_device_is_rebuilt_and_a_disabled_one_dropped(book_factory):
+    specs, devices = await serve_devices(2)
+    book = book_factory("a")
+    a = Keeper(book, specs)
+    try:
+        await wait_until(lambda: len(a.owned) == 2)
+        old_run = a.host.runs["modbus:dev-0"]
+        a.specs = [replace(specs[0], version="v2", scan_interval=0.2), specs[1]]
+        await wait_until(lambda: a.host.runs["modbus:dev-0"] is not old_run)
+        assert a.host.runs["modbus:dev-0"].spec.scan_interval == 0.2
+        a.specs = [a.specs[0]]
+        await wait_until(lambda: a.owned == {"modbus:dev-0"})
+        assert book.owners(["modbus:dev-1"]) == {"modbus:dev-1": None}  # given back at once
+        await asyncio.sleep(0.1)
+        assert [s.value for s in a.samples if s.machine_code == "M1" and s.signal == "connected"][-1] is False
+    finally:
+        await a.close()
+        for device in devices:
+            await device.stop()
+
+
+async def test_a_collector_that_cannot_renew_stops_reading_before_its_leases_could_pass_on(book_factory):
+    specs, devices = await serve_devices(2)
+    a = Keeper(book_factory("a"), specs)
+    renew = a.keeper.book.renew
+
+    def redis_gone(keys):
+        raise redis.ConnectionError("Redis went away")
+
+    try:
+        await wait_until(lambda: len(a.owned) == 2)
+        a.keeper.book.renew = redis_gone
+        stopped = await wait_until(lambda: len(a.owned) == 0, timeout=5.0)
+        assert stopped > 0.5  # it kept reading while its leases were surely still its own
+        a.keeper.book.renew = renew
+        await wait_until(lambda: len(a.owned) == 2, timeout=5.0)  # Redis back: claimed again
+    finally:
+        await a.close()
+        for device in devices:
+            await device.stop()
+
+
+# -- Celery: supervise, and real workers ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_supervise_asks_for_a_collector_when_devices_have_no_owner(redis_url, settings):
+    from monitoring.models import Area, Line, Machine, ModbusDevice, SignalBinding, Site
+    from monitoring.tasks import supervise
+
+    line = Line.objects.create(area=Area.objects.create(site=Site.objects.create(code="S", name="S"),
+                                                        code="A", name="A"), code="L", name="L")
+    machine = Machine.objects.create(line=line, code="M1", name="M1", default_ideal_cycle_time=1.0)
+    device = ModbusDevice.objects.create(code="dev-1", host="127.0.0.1", port=free_port())
+    SignalBinding.objects.create(machine=machine, signal="total_count", modbus_device=device, table="holding",
+                                 address=2, data_type="uint16")
+    ModbusDevice.objects.create(code="dev-unbound", host="127.0.0.1", port=free_port())
+    client = redis.Redis.from_url(redis_url)
+    client.delete("collect", "oee:collect:spawn:any")
+    try:
+        found = supervise(inspect_timeout=0.2)
+        assert found["devices"] == 1 and found["unowned"] == ["modbus:dev-1"]
+        assert found["started"] == ["any"]
+        assert client.llen("collect") == 1
+        message = json.loads(client.lindex("collect", 0))
+        assert message["headers"]["task"] == "monitoring.tasks.run_collector"
+        # A second beat does not pile up starts while the first is on its way.
+        assert supervise(inspect_timeout=0.2)["started"] == []
+        assert client.llen("collect") == 1
+    finally:
+        client.delete("collect", "oee:collect:spawn:any")
+
+
+SETUP_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from monitoring.models import Area, Line, Machine, ModbusDevice, SignalBinding, Site
+line = Line.objects.create(area=Area.objects.create(site=Site.objects.create(code="S", name="S"),
+                                                    code="A", name="A"), code="L", name="L")
+for code, port in json.loads(sys.argv[1]).items():
+    machine = Machine.objects.create(line=line, code=code, name=code, default_ideal_cycle_time=0.05,
+                                     expected_interval=2.0)
+    device = ModbusDevice.objects.create(code="dev-" + code, host="127.0.0.1", port=port, scan_interval=0.5,
+                                         timeout=0.5, retries=0, reconnect_backoff=0.2)
+    for signal, address, bit in (("running", 0, 0), ("total_count", 2, None)):
+        SignalBinding.objects.create(machine=machine, signal=signal, modbus_device=device, table="holding",
+                                     address=address, data_type="uint16", bit=bit)
+"""
+
+
+def stored_since(database: Path, machines: list[str]) -> list[tuple[str, str]]:
+    """(machine, time of its latest observation) from the shared SQLite file."""
+    with sqlite3.connect(database) as db:
+        return db.execute(
+            "SELECT m.code, MAX(o.ts) FROM monitoring_observation o JOIN monitoring_machine m ON m.id = o.machine_id "
+            f"WHERE m.code IN ({','.join('?' * len(machines))}) GROUP BY m.code", machines,
+        ).fetchall()
+
+
+def device_health(database: Path) -> dict[str, str]:
+    with sqlite3.connect(database) as db:
+        return dict(db.execute("SELECT device_code, collector FROM monitoring_devicehealth").fetchall())
+
+
+def redis_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@pytest.mark.slow
+def test_a_killed_workers_devices_are_picked_up_by_another_worker(redis_url, tmp_path):
+    ports = {f"M{i}": free_port() for i in range(6)}
+    database = tmp_path / "shared.sqlite3"
+    broker = redis_db(redis_url, 7)  # a database of its own: queues and leases of this test only
+    client = redis.Redis.from_url(broker)
+    client.flushdb()
+    env = {
+        **os.environ, "DATABASE_URL": f"sqlite:///{database}", "REDIS_URL": broker,
+        "COLLECTOR_LEASE_TTL_MS": "3000", "DJANGO_SETTINGS_MODULE": "oee_site.settings", "LOG_LEVEL": "INFO",
+    }
+    subprocess.run([sys.executable, "-c", SETUP_SCRIPT, json.dumps(ports)], env=env, cwd=ROOT, check=True,
+                   timeout=60)
+    spec = PlantSpec(
+        machines=tuple(MachineSpec(code, 0.05) for code in ports),
+        modbus=tuple(DeviceSpec(f"dev-{code}", port, bindings=(
+            RegisterBinding((code, "running"), "holding", 0, "uint16", bit=0),
+            RegisterBinding((code, "total_count"), "holding", 2),
+        )) for code, port in ports.items()),
+    )
+    keys = [f"modbus:dev-{code}" for code in ports]
+    book = LeaseBook(client, "observer", ttl=3.0)
+    workers: dict[str, subprocess.Popen] = {}
+    logs = {}
+    try:
+        with BackgroundPlant(Plant(spec, seed=2)):
+            for name in ("w1", "w2"):
+                logs[name] = open(tmp_path / f"{name}.log", "wb")
+                workers[name] = subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "oee_site", "worker", "-Q", "collect", "-c", "1",
+                     "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "info"],
+                    env=env, cwd=ROOT, stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True,
+                )
+
+            def by_worker() -> dict[str, set[str]]:
+                owners = book.owners(keys)
+                found: dict[str, set[str]] = {}
+                for key, owner in owners.items():
+                    if owner is not None:
+                        found.setdefault(owner.split("@")[0], set()).add(key)
+                return found
+
+            deadline = time.monotonic() + 45
+            while sorted(map(len, by_worker().values())) != [3, 3]:
+                assert time.monotonic() < deadline, f"workers did not share the devices fairly: {by_worker()}"
+                assert all(w.poll() is None for w in workers.values()), "a worker exited"
+                time.sleep(0.2)
+            shared = by_worker()
+
+            os.killpg(workers["w1"].pid, signal.SIGKILL)
+            workers["w1"].wait(10)
+            killed = time.monotonic()
+            killed_at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+            while by_worker() != {"w2": set(keys)}:
+                assert time.monotonic() - killed < 30, f"devices not picked up within 30 s: {by_worker()}"
+                time.sleep(0.2)
+            took = time.monotonic() - killed
+            time.sleep(2.0)  # let the new owner read and store a round
+
+            moved = sorted(key.split(":dev-")[1] for key in shared["w1"])
+            rows, health = stored_since(database, moved), device_health(database)
+
+            # A warm shutdown (SIGTERM) stops the collector and gives its leases back at once.
+            workers["w2"].send_signal(signal.SIGTERM)
+            workers["w2"].wait(20)
+            released = book.owners(keys)
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
+        for log in logs.values():
+            log.close()
+        client.flushdb()
+
+    assert took < 30  # the promise; with a 3 s lease it takes about 4 s
+    assert released == dict.fromkeys(keys)
+    # The devices the dead worker had are read and stored by the live one.
+    assert sorted(code for code, _ in rows) == moved
+    assert all(last >= killed_at for _, last in rows), (rows, killed_at)
+    assert all(health[f"dev-{code}"].startswith("w2@") for code in ports), health
