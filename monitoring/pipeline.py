@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import OuterRef, Q, Subquery
 
 from monitoring import live
 from monitoring.lib.signals import COUNTER_SIGNALS, STATE_SIGNALS, canonical_text, parse_value
-from monitoring.lib.states import PEOPLE_SIGNALS, Interval, MachineRules, Obs, Snapshot, replay
+from monitoring.lib.states import Interval, MachineRules, Obs, Snapshot, replay
 from monitoring.models import (
     DERIVED_EVENT_KINDS,
     CountBucket,
@@ -198,27 +198,47 @@ def _snapshot(machine: Machine, before: datetime) -> Snapshot:
             start=row.start, state=row.state, reason=row.reason.code if row.reason else None,
             fault_code=row.fault_code,
         )
-    earlier = Observation.objects.filter(machine=machine, ts__lt=before)
     signals = {}
     counters = {}
-    for signal in (*STATE_SIGNALS, *COUNTER_SIGNALS):
-        latest = earlier.filter(signal=signal).order_by("-ts").values_list("ts", "value").first()
-        if latest is None:
-            continue
-        value = parse_value(signal, latest[1])
+    latest = _latest_device_readings(machine, before)
+    for signal, (ts, text) in latest.items():
+        value = parse_value(signal, text)
         if signal in COUNTER_SIGNALS:
-            counters[signal] = (value, latest[0])
+            counters[signal] = (value, ts)
         else:
             signals[signal] = value
-    return Snapshot(interval=interval, signals=signals, counters=counters, last_ts=_last_device_ts(machine, before))
+    last_ts = max((ts for ts, _ in latest.values()), default=None)
+    return Snapshot(interval=interval, signals=signals, counters=counters, last_ts=last_ts)
+
+
+DEVICE_SIGNALS = (*STATE_SIGNALS, *COUNTER_SIGNALS)
+
+
+def _latest_device_readings(machine: Machine, before: datetime) -> dict[str, tuple[datetime, str]]:
+    """(ts, stored value) of the last reading of each device signal before `before`, in one query.
+
+    Each signal is an index seek on (machine, signal, ts), however long the history.
+    """
+    def latest(signal: str, column: str) -> Subquery:
+        return Subquery(
+            Observation.objects.filter(machine=OuterRef("pk"), signal=signal, ts__lt=before)
+            .order_by("-ts").values(column)[:1]
+        )
+
+    columns = {}
+    for signal in DEVICE_SIGNALS:
+        columns[f"{signal}__ts"] = latest(signal, "ts")
+        columns[f"{signal}__value"] = latest(signal, "value")
+    row = Machine.objects.filter(pk=machine.pk).annotate(**columns).values(*columns).get()
+    return {
+        signal: (row[f"{signal}__ts"], row[f"{signal}__value"])
+        for signal in DEVICE_SIGNALS if row[f"{signal}__ts"] is not None
+    }
 
 
 def _last_device_ts(machine: Machine, before: datetime) -> datetime | None:
     """Time of the machine's last device observation (not a person's input) before `before`."""
-    return (
-        Observation.objects.filter(machine=machine, ts__lt=before).exclude(signal__in=PEOPLE_SIGNALS)
-        .aggregate(last=Max("ts"))["last"]
-    )
+    return max((ts for ts, _ in _latest_device_readings(machine, before).values()), default=None)
 
 
 def _replay_start(machine: Machine, earliest_new: datetime) -> datetime:

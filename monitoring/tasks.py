@@ -64,6 +64,10 @@ def run_collector(self) -> str:
         )
 
     _running_here = True
+    # Live messages are built off the collector's sink thread, coalesced per machine.
+    from monitoring import live
+
+    live.publish_in_background()
     try:
         asyncio.run(collect())
     finally:
