@@ -57,6 +57,14 @@ def _clip(start: datetime, end: datetime, now: datetime) -> tuple[datetime, date
     return start, max(end, start)
 
 
+def data_ends_at(machine: Machine, now: datetime) -> datetime | None:
+    """When the machine's data stops counting: three expected intervals after its last observation, or now."""
+    last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"]
+    if last is None:
+        return None
+    return min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval))
+
+
 def state_spans(machine: Machine, start: datetime, end: datetime, now: datetime) -> list[oee.StateSpan]:
     """The machine's state spans around [start, end); the open one ends when data stopped coming."""
     margin = timedelta(seconds=machine.micro_stop_threshold)
@@ -67,8 +75,7 @@ def state_spans(machine: Machine, start: datetime, end: datetime, now: datetime)
     spans: list[oee.StateSpan] = []
     for row_start, row_end, state, planned, loss_category in rows.iterator(chunk_size=5000):
         if row_end is None:
-            last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"] or row_start
-            row_end = max(min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval)), row_start)
+            row_end = max(data_ends_at(machine, now) or row_start, row_start)
         spans.append(oee.StateSpan(
             start=row_start.timestamp(), end=row_end.timestamp(), state=state,
             planned=bool(planned), loss_category=loss_category,

@@ -19,18 +19,16 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F, Max, Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from monitoring import kpi
 from monitoring.lib import oee
-from monitoring.lib.states import GAP_INTERVALS
 from monitoring.models import (
     CountBucket,
     DeviceHealth,
     Machine,
     MachineStatus,
-    Observation,
     SignalBinding,
     StateInterval,
 )
@@ -70,14 +68,6 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def data_ends_at(machine: Machine, now: datetime) -> datetime | None:
-    """When the machine's data stops counting (as `kpi.state_spans` ends the open interval)."""
-    last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"]
-    if last is None:
-        return None
-    return min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval))
-
-
 def _state(machine: Machine, now: datetime) -> dict:
     """State, since when, reason and fault code from the open interval; silence is no-data."""
     interval = (
@@ -88,7 +78,7 @@ def _state(machine: Machine, now: datetime) -> dict:
         return {"state": MachineStatus.NO_DATA.value, "state_since": None, "reason": NO_DATA_REASON,
                 "reason_name": NO_DATA_NAME, "fault_code": None}
     if interval.state != MachineStatus.NO_DATA:
-        ends = data_ends_at(machine, now)
+        ends = kpi.data_ends_at(machine, now)
         if ends is not None and interval.start <= ends < now:
             # The device went quiet: the figures already count this as no-data, so does the screen.
             return {"state": MachineStatus.NO_DATA.value, "state_since": iso(ends), "reason": NO_DATA_REASON,

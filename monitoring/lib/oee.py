@@ -10,9 +10,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
-RUNNING = "running"
-STOPPED = "stopped"
-NO_DATA = "no-data"
+from monitoring.lib.states import RUNNING, STOPPED
 
 EQUIPMENT_FAILURE = "equipment_failure"
 SETUP_ADJUSTMENTS = "setup_adjustments"
