@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
-from monitoring.lib.states import RUNNING, STOPPED
+from monitoring.lib.states import NO_DATA, RUNNING, STOPPED  # noqa: F401  (the values of StateSpan.state)
 
 EQUIPMENT_FAILURE = "equipment_failure"
 SETUP_ADJUSTMENTS = "setup_adjustments"
