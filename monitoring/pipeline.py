@@ -136,7 +136,7 @@ def record_observations(
             # The row lock serialises writers of one machine (PostgreSQL; SQLite locks the database).
             Machine.objects.select_for_update().filter(pk=machine_id).values_list("pk").get()
             machine = machine_by_id[machine_id]
-            since = _replay_start(machine, min(o.ts for o in items))
+            since, snapshot = _resume_point(machine, min(o.ts for o in items))
             stored = [
                 Obs(ts, signal, parse_value(signal, value))
                 for ts, signal, value in Observation.objects.filter(machine=machine, ts__gte=since)
@@ -149,7 +149,7 @@ def record_observations(
             _insert(machine, new)
             result.applied += len(new)
             result.machines.add(machine_id)
-            _rederive(machine, since, stored + new)
+            _rederive(machine, since, snapshot, stored + new)
         if result.machines:
             changed = set(result.machines)
             transaction.on_commit(lambda: live.broadcast_machines(changed))
@@ -186,12 +186,8 @@ def rules_for(machine: Machine) -> MachineRules:
     )
 
 
-def _snapshot(machine: Machine, before: datetime) -> Snapshot:
-    """The fold's state just before `before`, read back from stored rows."""
-    row = (
-        StateInterval.objects.filter(machine=machine, start__lt=before)
-        .select_related("reason").order_by("-start").first()
-    )
+def _snapshot(row: StateInterval | None, latest: dict[str, tuple[datetime, str]]) -> Snapshot:
+    """The fold's state just before a point in time: the interval in progress and each signal's last reading."""
     interval = None
     if row is not None:
         interval = Interval(
@@ -200,7 +196,6 @@ def _snapshot(machine: Machine, before: datetime) -> Snapshot:
         )
     signals = {}
     counters = {}
-    latest = _latest_device_readings(machine, before)
     for signal, (ts, text) in latest.items():
         value = parse_value(signal, text)
         if signal in COUNTER_SIGNALS:
@@ -236,33 +231,32 @@ def _latest_device_readings(machine: Machine, before: datetime) -> dict[str, tup
     }
 
 
-def _last_device_ts(machine: Machine, before: datetime) -> datetime | None:
-    """Time of the machine's last device observation (not a person's input) before `before`."""
-    return max((ts for ts, _ in _latest_device_readings(machine, before).values()), default=None)
+def _resume_point(machine: Machine, earliest_new: datetime) -> tuple[datetime, Snapshot]:
+    """The minute to replay from, and the fold's state just before it.
 
-
-def _replay_start(machine: Machine, earliest_new: datetime) -> datetime:
-    """The minute to replay from: that of `earliest_new`, or earlier where resuming there would be wrong.
-
-    The fold resumes from the interval in progress, and a gap found by the first replayed
+    That is the minute of `earliest_new`, or earlier where resuming there would be wrong. The
+    fold resumes from the interval in progress, and a gap found by the first replayed
     observation reaches back to the last device observation. So the interval in progress
     must be one that earlier observations made (not a no-data interval that the end of a gap
     opened) and must have started by that last device observation.
     """
     since = _minute(earliest_new)
     while True:
-        row = StateInterval.objects.filter(machine=machine, start__lt=since).order_by("-start").first()
-        if row is None:
-            return since
-        last_device = _last_device_ts(machine, since)
-        if row.state != MachineStatus.NO_DATA and (last_device is None or row.start <= last_device):
-            return since
+        row = (
+            StateInterval.objects.filter(machine=machine, start__lt=since)
+            .select_related("reason").order_by("-start").first()
+        )
+        latest = _latest_device_readings(machine, since)
+        last_device = max((ts for ts, _ in latest.values()), default=None)
+        if row is None or (
+            row.state != MachineStatus.NO_DATA and (last_device is None or row.start <= last_device)
+        ):
+            return since, _snapshot(row, latest)
         since = _minute(row.start)
 
 
-def _rederive(machine: Machine, since: datetime, observations: list[Obs]) -> None:
+def _rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations: list[Obs]) -> None:
     """Rewrite the machine's derived rows from `since` by replaying `observations` (all of them from there)."""
-    snapshot = _snapshot(machine, since)
     result = replay(snapshot, observations, rules_for(machine))
 
     interval_from = snapshot.interval.start if snapshot.interval else since
