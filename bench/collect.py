@@ -5,7 +5,7 @@ this process and one after the other over the same devices:
 
 1. a bare pymodbus loop: one AsyncModbusTcpClient per device reading the demo map (5 holding
    registers) every interval, nothing else;
-2. the collector host (`monitoring.collectors.runner.CollectorHost` with `ModbusCollector`
+2. the collector host (`monitoring.collectors.host.CollectorHost` with `ModbusCollector`
    sessions, change filter, heartbeats, batching, watchdog), its sink only counting
    observations: "pipeline off";
 3. unless --no-pipeline, the same host feeding the real `pipeline.record_observations` and
@@ -150,11 +150,11 @@ async def collector_host(
     from functools import partial
 
     from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
-    from monitoring.collectors.runner import CollectorHost, DeviceSpec
+    from monitoring.collectors.host import CollectorHost, DeviceSpec
 
     observed = {"samples": 0, "calls": []}
     if pipeline:
-        from monitoring.collectors.runner import close_db_connections, health_sink, pipeline_sink
+        from monitoring.collectors.wiring import close_db_connections, health_sink, pipeline_sink
 
         def sink(batch) -> None:
             started = time.perf_counter()
@@ -206,7 +206,8 @@ def prepare_database(count: int, ports: list[int], interval: float) -> None:
     django.setup()
     from django.core.management import call_command
 
-    from monitoring.models import Area, Line, Machine, ModbusDevice, SignalBinding, Site
+    from monitoring.models import ModbusDevice, SignalBinding
+    from planning.models import Area, Line, Machine, Site
 
     call_command("migrate", verbosity=0)
     site = Site.objects.create(code="BENCH", name="Bench")

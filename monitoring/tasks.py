@@ -16,10 +16,15 @@ import os
 import signal
 
 from billiard.process import current_process
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.signals import worker_ready, worker_shutting_down
 from celery.utils.nodenames import worker_direct
+from celery.worker import state
 from django.conf import settings
+
+from monitoring import live
+from monitoring.collectors.leases import LeaseBook, default_owner_id, run_collector_process
+from monitoring.collectors.wiring import device_specs
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +35,7 @@ SPAWN_GUARD_MS = 60_000
 _running_here = False
 
 
-def _book(owner: str = "supervisor"):
-    from monitoring.collectors.leases import LeaseBook
-
+def _book(owner: str = "supervisor") -> LeaseBook:
     return LeaseBook.from_url(settings.REDIS_URL, owner, ttl=settings.COLLECTOR_LEASE_TTL)
 
 
@@ -42,8 +45,6 @@ def run_collector(self) -> str:
     global _running_here
     if _running_here:
         return "a collector already runs in this process"
-    from monitoring.collectors.leases import default_owner_id, run_collector_process
-
     worker = self.request.hostname or ""
     parent = os.getppid()
     in_pool_child = current_process().name != "MainProcess"
@@ -65,8 +66,6 @@ def run_collector(self) -> str:
 
     _running_here = True
     # Live messages are built off the collector's sink thread, coalesced per machine.
-    from monitoring import live
-
     live.publish_in_background()
     try:
         asyncio.run(collect())
@@ -93,9 +92,7 @@ def start_collector_on(worker: str, *, force: bool = False) -> bool:
 
 def _collect_workers(timeout: float) -> list[str]:
     """Names of the live workers that consume the collect queue."""
-    from oee_site.celery import app
-
-    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    replies = current_app.control.inspect(timeout=timeout).active_queues() or {}
     return sorted(name for name, queues in replies.items() if any(q.get("name") == COLLECT_QUEUE for q in queues))
 
 
@@ -105,8 +102,6 @@ def supervise(inspect_timeout: float = 1.0) -> dict:
 
     Returns what it found, for the log: live collectors, devices, unowned ones, starts sent.
     """
-    from monitoring.collectors.runner import device_specs
-
     book = _book()
     hosts = book.live_hosts()
     hosted_workers = {info.get("worker") for info in hosts.values()}
@@ -130,8 +125,6 @@ def supervise(inspect_timeout: float = 1.0) -> dict:
 @worker_shutting_down.connect
 def _stop_collector_on_shutdown(sender, **kwargs) -> None:
     """A warm shutdown waits for running tasks; the collector never ends by itself, so ask it to."""
-    from celery.worker import state
-
     for request in list(state.active_requests):
         if request.name == run_collector.name and request.worker_pid and request.worker_pid != os.getpid():
             try:
@@ -149,3 +142,9 @@ def _start_collector_when_ready(sender, **kwargs) -> None:
             start_collector_on(sender.hostname, force=True)
     except Exception:  # noqa: BLE001 - supervise retries within 10 s
         logger.exception("could not start the collector of %s", getattr(sender, "hostname", "?"))
+
+
+@shared_task(name="monitoring.tasks.refresh_live_screens", ignore_result=True)
+def refresh_live_screens() -> int:
+    """Send every line's live messages: a shift's figures, timelines and open stops move on by themselves."""
+    return live.publish_all()

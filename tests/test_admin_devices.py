@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import socket
-import sys
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.models import Area, DeviceHealth, Line, Machine, ModbusDevice, OpcUaEndpoint, SignalBinding, Site
+from monitoring.models import DeviceHealth, ModbusDevice, OpcUaEndpoint, SignalBinding
 from monitoring.models.devices import is_opcua_node_id
+from planning.models import Area, Line, Machine, Site
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +140,7 @@ def test_a_binding_on_the_machine_page_needs_exactly_one_device(
         "signal_bindings-0-node_id": "ns=2;s=X", "signal_bindings-0-scale": "1", "signal_bindings-0-offset": "0",
     }
 
-    response = admin_client.post(reverse("admin:monitoring_machine_change", args=[machine.pk]), data)
+    response = admin_client.post(reverse("admin:planning_machine_change", args=[machine.pk]), data)
 
     assert "Choose exactly one device" in response.content.decode()
     assert not SignalBinding.objects.exists()
@@ -160,18 +159,6 @@ def test_device_health_is_read_only_in_the_admin(admin_client: Client) -> None:
     assert add.status_code == 403
 
 
-def test_read_now_says_so_when_the_probe_is_not_installed(
-    admin_client: Client, modbus: ModbusDevice, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "monitoring.collectors.probe", None)  # makes the import fail
-
-    response = admin_client.post(reverse("admin:monitoring_modbusdevice_changelist"),
-                                 {"action": "read_now", "_selected_action": [modbus.pk]}, follow=True)
-
-    messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert any("not available" in m for m in messages)
-
-
 @dataclass
 class FakeRow:
     machine_code: str
@@ -184,16 +171,15 @@ class FakeRow:
 def test_read_now_shows_a_table_per_device(
     admin_client: Client, modbus: ModbusDevice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    probe = pytest.importorskip("monitoring.collectors.probe")
     other = ModbusDevice.objects.create(code="dev-L1-CAP", host="127.0.0.1", port=15022)
 
-    def read_once(device):
+    def read_now(device):
         if device.code == "dev-L1-CAP":
             raise ConnectionRefusedError("connection refused")
         return [FakeRow("L1-FILL", "total_count", [0, 1234], 1234),
                 FakeRow("L1-FILL", "running", [7], None, "illegal data address")]
 
-    monkeypatch.setattr(probe, "read_once", read_once)
+    monkeypatch.setattr(ModbusDevice, "read_now", read_now)
 
     response = admin_client.post(reverse("admin:monitoring_modbusdevice_changelist"),
                                  {"action": "read_now", "_selected_action": [modbus.pk, other.pk]})
@@ -208,7 +194,6 @@ def test_read_now_shows_a_table_per_device(
 def test_read_now_reports_a_device_that_does_not_answer(
     admin_client: Client, machine: Machine, modbus: ModbusDevice
 ) -> None:
-    pytest.importorskip("monitoring.collectors.probe")
     with socket.socket() as probe_socket:  # a loopback port that nobody listens on once closed
         probe_socket.bind(("127.0.0.1", 0))
         modbus.port = probe_socket.getsockname()[1]

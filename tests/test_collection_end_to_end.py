@@ -16,27 +16,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db.models import Sum
 
-from monitoring.collectors.runner import (
-    CollectorHost,
-    close_db_connections,
-    health_sink,
-    modbus_specs,
-    pipeline_sink,
-)
-from monitoring.models import (
-    Area,
-    CountBucket,
-    DeviceHealth,
-    Event,
-    Line,
-    Machine,
-    ModbusDevice,
-    SignalBinding,
-    Site,
-    StateInterval,
-)
+from monitoring.collectors.host import CollectorHost
+from monitoring.collectors.wiring import close_db_connections, device_specs, health_sink, pipeline_sink
+from monitoring.models import CountBucket, DeviceHealth, Event, ModbusDevice, SignalBinding, StateInterval
 from monitoring.simulator.plant import BackgroundPlant, Plant, load_plant_spec
 from oee_site.redis_server import free_port
+from planning.models import Area, Line, Machine, Site
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -88,7 +73,7 @@ class HostThread:
     """A collector host on its own event loop in a thread, reading the devices of the database."""
 
     def __init__(self, sink: Delivered, max_backoff: float = 0.2) -> None:
-        self.specs = modbus_specs()
+        self.specs = device_specs()
         self.loop = asyncio.new_event_loop()
         self.host = CollectorHost(sink, name="e2e", flush_interval=0.1, max_backoff=max_backoff,
                                   health_sink=health_sink, thread_cleanup=close_db_connections)

@@ -11,14 +11,14 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from monitoring.collectors.base import CollectorError
+from monitoring.collectors.host import CollectorHost, DeviceSpec as HostSpec
 from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
-from monitoring.collectors.runner import CollectorHost, DeviceSpec as HostSpec
 from monitoring.lib.registers import RegisterBinding
 from monitoring.simulator.behaviour import SimulatedMachine
 from monitoring.simulator.modbus_server import DeviceSpec, SimulatedModbusDevice
 from oee_site.redis_server import free_port
 
-COLLECTOR_MODULES = ("base.py", "modbus.py", "runner.py", "probe.py", "leases.py")
+COLLECTOR_MODULES = ("base.py", "settings.py", "modbus.py", "host.py", "wiring.py", "leases.py")
 
 
 def demo_bindings(machine: str = "M1") -> tuple[RegisterBinding, ...]:

@@ -1,13 +1,14 @@
-"""The admin's "read now": `probe.read_once` reads a device's map once and says what failed."""
+"""The admin's "read now": a device model reads its map once through its collector and says what failed."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitoring.collectors.probe import ProbeRow, read_once
-from monitoring.models import Area, Line, Machine, ModbusDevice, OpcUaEndpoint, SignalBinding, Site
+from monitoring.collectors.base import ProbeRow
+from monitoring.models import ModbusDevice, OpcUaEndpoint, SignalBinding
 from monitoring.simulator.plant import BackgroundPlant, Plant, load_plant_spec
 from oee_site.redis_server import free_port
+from planning.models import Area, Line, Machine, Site
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +33,7 @@ def test_it_reads_every_binding_once(machine):
     plant = Plant(load_plant_spec(), seed=1, counter_start=65_540)
     plant.paused = True
     with BackgroundPlant(plant) as sim:
-        rows = read_once(device)
+        rows = device.read_now()
         requests = sim.truth()["devices"]["dev-L1-CAP"]["function_codes"]
     assert rows == [
         ProbeRow("L1-CAP", "packml_state", 6, 6),
@@ -46,7 +47,7 @@ def test_a_device_that_does_not_answer_gives_an_error_per_binding(machine):
     device = ModbusDevice.objects.create(code="dev-off", host="127.0.0.1", port=free_port(), timeout=0.3)
     bind(machine, "running", device, 0, bit=0)
     bind(machine, "total_count", device, 2)
-    rows = read_once(device)
+    rows = device.read_now()
     assert [(r.signal, r.value) for r in rows] == [("running", None), ("total_count", None)]
     assert all("cannot connect" in r.error for r in rows)
 
@@ -58,7 +59,7 @@ def test_a_refused_block_does_not_hide_the_others(machine):
                                  address=2, data_type="uint16")
     with BackgroundPlant(Plant(load_plant_spec(), seed=1)) as sim:
         sim.call(sim.device("dev-L1-CAP").answer_exception, 2, {4})  # input registers refused
-        rows = {r.signal: r for r in read_once(device)}
+        rows = {r.signal: r for r in device.read_now()}
     assert rows["running"] == ProbeRow("L1-CAP", "running", 1, True)
     assert rows["total_count"].value is None and "exception code 2" in rows["total_count"].error
 
@@ -66,7 +67,7 @@ def test_a_refused_block_does_not_hide_the_others(machine):
 def test_a_binding_that_cannot_be_read_says_why(machine):
     device = ModbusDevice.objects.create(code="dev-bad", host="127.0.0.1", port=free_port())
     bind(machine, "total_count", device, None)
-    (row,) = read_once(device)
+    (row,) = device.read_now()
     assert row.value is None and "address" in row.error
 
 
@@ -81,5 +82,5 @@ def test_it_reads_an_opcua_endpoint_through_the_opcua_collector(machine):
     plant.paused = True
     with BackgroundPlant(plant) as sim:
         assert sim.truth()["opcua"] == ["ua-L1-CAP"]  # simulate_plant serves OPC UA endpoints too
-        rows = read_once(endpoint)
+        rows = endpoint.read_now()
     assert [(r.signal, r.value, r.error) for r in rows] == [("running", True, None), ("total_count", 123, None)]

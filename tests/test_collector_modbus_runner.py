@@ -8,13 +8,12 @@ from collections import Counter
 
 import pytest
 
+from monitoring.collectors.host import CollectorHost, DeviceSpec as HostSpec, backoff_delay
 from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
-from monitoring.collectors.runner import CollectorHost, DeviceSpec as HostSpec, backoff_delay
 from monitoring.lib.registers import RegisterBinding
 from monitoring.simulator.behaviour import SimulatedMachine
 from monitoring.simulator.modbus_server import DeviceSpec, SimulatedModbusDevice
 from oee_site.redis_server import free_port
-
 
 CLOCKS: list[asyncio.Task] = []
 

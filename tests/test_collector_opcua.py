@@ -8,7 +8,7 @@ import inspect
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
@@ -18,7 +18,9 @@ from asyncua import ua
 
 from monitoring.collectors import opcua
 from monitoring.collectors.base import CollectorError, Reading
-from monitoring.collectors.opcua import OpcUaCollector, OpcUaSettings, decode_value, read_opcua_once
+from monitoring.collectors.opcua import OpcUaCollector
+from monitoring.collectors.opcua_values import decode_value
+from monitoring.collectors.settings import NodeBinding, OpcUaSettings
 from monitoring.simulator.opcua_server import NAMESPACE_INDEX, SimulatorOpcUaServer, node_ids
 
 # Tests sharing a module-scoped server must run on that server's event loop.
@@ -237,20 +239,21 @@ async def test_read_now_reads_each_node_once(simulated: SimulatedPlant) -> None:
         ("CAPPER-1", "reject_count", PRODUCT_NAME_NODE),
         ("CAPPER-1", "fault", "ns=2;s=CAPPER-1.NoSuchNode"),
     ]
-    # The helper is synchronous (it runs its own event loop), as the admin view calls it.
-    results = await asyncio.to_thread(read_opcua_once, fast(simulated.server.url), bindings)
+    settings = replace(fast(simulated.server.url), bindings=tuple(NodeBinding(*b) for b in bindings))
+    results = await OpcUaCollector.probe(settings)
 
-    assert tuple(results[0]) == ("CAPPER-1", "running", True, True, None)
-    assert tuple(results[1]) == ("CAPPER-1", "total_count", 1234, 1234, None)
-    machine, signal, raw, value, error = results[2]
+    assert astuple(results[0]) == ("CAPPER-1", "running", True, True, None)
+    assert astuple(results[1]) == ("CAPPER-1", "total_count", 1234, 1234, None)
+    machine, signal, raw, value, error = astuple(results[2])
     assert (signal, value) == ("reject_count", None) and isinstance(raw, str) and "expected a cumulative count" in error
     assert results[3].value is None and "BadNodeIdUnknown" in results[3].error
 
 
 @module_loop
-async def test_read_now_raises_when_the_endpoint_does_not_answer() -> None:
-    with pytest.raises(CollectorError, match="cannot connect"):
-        await asyncio.to_thread(read_opcua_once, fast(simulator_url()), [("M", "running", "ns=2;s=M.Running")])
+async def test_read_now_says_for_each_binding_that_the_endpoint_does_not_answer() -> None:
+    settings = replace(fast(simulator_url()), bindings=(NodeBinding("M", "running", "ns=2;s=M.Running"),))
+    (row,) = await OpcUaCollector.probe(settings)
+    assert row.value is None and "cannot connect" in row.error
 
 
 @module_loop
@@ -480,7 +483,8 @@ def test_the_collector_never_writes_to_the_device() -> None:
     assert "read_attributes" in called and "subscribe_data_change" in called
 
 
-def test_from_endpoint_binds_the_nodes_of_enabled_machines(plant: SimpleNamespace) -> None:
+def test_an_endpoint_gives_its_collector_the_nodes_of_its_enabled_machines(plant: SimpleNamespace) -> None:
+    from monitoring.collectors.wiring import device_specs
     from monitoring.models import OpcUaEndpoint, SignalBinding
 
     plant.a2.enabled = False
@@ -494,14 +498,14 @@ def test_from_endpoint_binds_the_nodes_of_enabled_machines(plant: SimpleNamespac
         machine=plant.a1, signal="total_count", opcua_endpoint=endpoint, node_id="ns=2;s=A1.Count", scale=10
     )
     expected = [
-        opcua.NodeBinding("A1", "running", "ns=2;s=A1.Status", bit=3),
-        opcua.NodeBinding("A1", "total_count", "ns=2;s=A1.Count", scale=10),
+        NodeBinding("A1", "running", "ns=2;s=A1.Status", bit=3),
+        NodeBinding("A1", "total_count", "ns=2;s=A1.Count", scale=10),
     ]
 
-    collector = OpcUaCollector.from_endpoint(endpoint)
+    (spec,) = device_specs()
+    collector = spec.factory()
 
-    assert collector.endpoint is endpoint
+    assert (spec.kind, spec.code, dict(spec.machines)) == ("opcua", "PLC-1", {"A1": 60})
+    assert isinstance(collector, OpcUaCollector)
+    assert (collector.endpoint.url, collector.endpoint.code) == ("opc.tcp://127.0.0.1:4840/", "PLC-1")
     assert sorted(collector.bindings, key=str) == expected
-    # The runner's factory takes the rows it already loaded.
-    rows = list(endpoint.bindings.select_related("machine").filter(machine__enabled=True))
-    assert sorted(opcua.collector_for_endpoint(endpoint, rows).bindings, key=str) == expected

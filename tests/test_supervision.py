@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
+from monitoring.collectors.host import CollectorHost, DeviceSpec as HostSpec
 from monitoring.collectors.leases import LeaseBook, LeaseKeeper, fair_share
 from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
-from monitoring.collectors.runner import CollectorHost, DeviceSpec as HostSpec
 from monitoring.lib.registers import RegisterBinding
 from monitoring.simulator.behaviour import SimulatedMachine
 from monitoring.simulator.modbus_server import DeviceSpec, SimulatedModbusDevice
@@ -212,8 +212,9 @@ async def test_a_collector_that_cannot_renew_stops_reading_before_its_leases_cou
 
 @pytest.mark.django_db
 def test_supervise_asks_for_a_collector_when_devices_have_no_owner(redis_url, settings):
-    from monitoring.models import Area, Line, Machine, ModbusDevice, SignalBinding, Site
+    from monitoring.models import ModbusDevice, SignalBinding
     from monitoring.tasks import supervise
+    from planning.models import Area, Line, Machine, Site
 
     line = Line.objects.create(area=Area.objects.create(site=Site.objects.create(code="S", name="S"),
                                                         code="A", name="A"), code="L", name="L")
@@ -244,7 +245,8 @@ import django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from monitoring.models import Area, Line, Machine, ModbusDevice, SignalBinding, Site
+from monitoring.models import ModbusDevice, SignalBinding
+from planning.models import Area, Line, Machine, Site
 line = Line.objects.create(area=Area.objects.create(site=Site.objects.create(code="S", name="S"),
                                                     code="A", name="A"), code="L", name="L")
 for code, port in json.loads(sys.argv[1]).items():
@@ -262,7 +264,7 @@ def stored_since(database: Path, machines: list[str]) -> list[tuple[str, str]]:
     """(machine, time of its latest observation) from the shared SQLite file."""
     with sqlite3.connect(database) as db:
         return db.execute(
-            "SELECT m.code, MAX(o.ts) FROM monitoring_observation o JOIN monitoring_machine m ON m.id = o.machine_id "
+            "SELECT m.code, MAX(o.ts) FROM monitoring_observation o JOIN planning_machine m ON m.id = o.machine_id "
             f"WHERE m.code IN ({','.join('?' * len(machines))}) GROUP BY m.code", machines,
         ).fetchall()
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from monitoring.models import DeviceHealth, ModbusDevice, OpcUaEndpoint, SignalBinding
+from planning.admin.plant import MachineAdmin
+from planning.models import Machine
 
 
 class ModbusBindingInline(admin.TabularInline):
@@ -32,20 +34,12 @@ class OpcUaBindingInline(admin.TabularInline):
 
 
 @admin.action(description="Read now: read every bound signal once and show the values")
-def read_now(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-    """Probe each selected device once and show a table per device; nothing is stored."""
-    try:
-        from monitoring.collectors.probe import read_once
-    except ImportError:
-        modeladmin.message_user(
-            request, "Reading devices from the admin is not available in this installation (no probe module).",
-            messages.ERROR,
-        )
-        return None
+def read_now(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> TemplateResponse:
+    """Read each selected device once and show a table per device; nothing is stored."""
     results = []
     for device in queryset:
         try:
-            rows, error = read_once(device), None
+            rows, error = device.read_now(), None
         except Exception as exc:  # noqa: BLE001 — one unreachable device must not hide the others' results
             rows, error = [], f"{type(exc).__name__}: {exc}"
         results.append({"device": device, "rows": rows, "error": error})
@@ -126,3 +120,23 @@ class DeviceHealthAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: DeviceHealth | None = None) -> bool:
         return False
+
+
+class SignalBindingInline(admin.TabularInline):
+    model = SignalBinding
+    fields = ["signal", "modbus_device", "table", "address", "data_type", "bit", "opcua_endpoint", "node_id",
+              "scale", "offset"]
+    autocomplete_fields = ["modbus_device", "opcua_endpoint"]
+    extra = 0
+    verbose_name = "signal binding"
+    verbose_name_plural = "signal map (where each signal is read)"
+
+
+class MachineWithSignalMapAdmin(MachineAdmin):
+    """The machine's page as planning defines it, with where each of its signals is read."""
+
+    inlines = [*MachineAdmin.inlines, SignalBindingInline]
+
+
+admin.site.unregister(Machine)
+admin.site.register(Machine, MachineWithSignalMapAdmin)

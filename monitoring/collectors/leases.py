@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import redis
 
-from monitoring.collectors.runner import CollectorHost, DeviceSpec
+from monitoring.collectors import wiring
+from monitoring.collectors.host import CollectorHost, DeviceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -291,8 +292,6 @@ async def run_collector_process(
     Defaults read the devices from the database and feed `pipeline.record_observations`
     and `DeviceHealth`. `keep_running` is polled every round (e.g. "is my parent alive?").
     """
-    from monitoring.collectors import runner
-
     pymodbus_logger = logging.getLogger("pymodbus")
     if pymodbus_logger.level == logging.NOTSET:
         # pymodbus logs every failed request with a dump of recent frames; the host logs each
@@ -300,16 +299,16 @@ async def run_collector_process(
         pymodbus_logger.setLevel(logging.CRITICAL)
     owner = owner or default_owner_id()
     host = CollectorHost(
-        sink or runner.pipeline_sink,
+        sink or wiring.pipeline_sink,
         name=owner,
-        health_sink=runner.health_sink if health is ... else health,
-        thread_cleanup=runner.close_db_connections if sink is None else None,
+        health_sink=wiring.health_sink if health is ... else health,
+        thread_cleanup=wiring.close_db_connections if sink is None else None,
     )
     host.start()
     book = LeaseBook.from_url(redis_url, owner, ttl=ttl)
-    keeper = LeaseKeeper(host, book, load_specs or runner.device_specs,
+    keeper = LeaseKeeper(host, book, load_specs or wiring.device_specs,
                          interval=interval or max(0.5, ttl / 3), info=info,
-                         db_cleanup=runner.close_db_connections if load_specs is None else None)
+                         db_cleanup=wiring.close_db_connections if load_specs is None else None)
     stop = stop or asyncio.Event()
     watcher = None
     if keep_running is not None:

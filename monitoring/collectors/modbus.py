@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from monitoring.collectors.base import Collector, CollectorError, Reading
+from monitoring.collectors.base import Collector, CollectorError, ProbeRow, Reading
+from monitoring.collectors.settings import ModbusSettings
 from monitoring.lib.registers import (
     COIL,
     DISCRETE,
     HOLDING,
     BlockRead,
-    RegisterBinding,
     RegisterMapError,
     decode_block,
     plan_reads,
@@ -40,47 +39,6 @@ EXCEPTION_NAMES = {
     11: "gateway target device failed to respond",
 }
 ILLEGAL_DATA_ADDRESS = 2
-
-
-@dataclass(frozen=True)
-class ModbusSettings:
-    """What a session with one Modbus TCP device needs; bindings are keyed by (machine code, signal)."""
-
-    code: str
-    host: str
-    port: int = 502
-    unit_id: int = 1
-    word_order: str = "big"
-    byte_order: str = "big"
-    timeout: float = 2.0
-    retries: int = 1
-    bindings: tuple[RegisterBinding, ...] = field(default=())
-
-    @classmethod
-    def from_device(cls, device, bindings) -> ModbusSettings:
-        """Settings of a `ModbusDevice` and its `SignalBinding`s (with `machine` loaded)."""
-        return cls(
-            code=device.code,
-            host=device.host,
-            port=device.port,
-            unit_id=device.unit_id,
-            word_order=device.word_order,
-            byte_order=device.byte_order,
-            timeout=device.timeout,
-            retries=device.retries,
-            bindings=tuple(
-                RegisterBinding(
-                    key=(binding.machine.code, binding.signal),
-                    table=binding.table,
-                    address=binding.address,
-                    data_type=binding.data_type or ("bool" if binding.table in (COIL, DISCRETE) else "uint16"),
-                    bit=binding.bit,
-                    scale=binding.scale,
-                    offset=binding.offset,
-                )
-                for binding in bindings
-            ),
-        )
 
 
 class ModbusCollector(Collector):
@@ -186,6 +144,31 @@ class ModbusCollector(Collector):
             offset = part.address - block.address
             data[offset:offset + part.count] = answer
         return data
+
+    @classmethod
+    async def probe(cls, settings: ModbusSettings) -> list[ProbeRow]:
+        """Read the map once, block by block, so one refused block still shows the values of the others."""
+        keys = [binding.key for binding in settings.bindings]
+        collector = cls(settings)
+        found: dict[tuple[str, str], ProbeRow] = {}
+        try:
+            await collector.connect()
+            for block in list(collector.blocks):
+                try:
+                    data = await collector._read_block(block)
+                    decoded = decode_block(block, data, word_order=settings.word_order,
+                                           byte_order=settings.byte_order)
+                except (CollectorError, RegisterMapError) as error:
+                    for binding in block.bindings:
+                        found[binding.key] = ProbeRow(*binding.key, None, None, str(error))
+                    continue
+                for item in decoded:
+                    found[item.binding.key] = ProbeRow(*item.binding.key, item.raw, item.value)
+        except CollectorError as error:
+            return [ProbeRow(*key, None, None, str(error)) for key in keys]
+        finally:
+            await collector.close()
+        return [found.get(key, ProbeRow(*key, None, None, "not read")) for key in keys]
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 from asyncua.crypto import security_policies
 from asyncua.crypto.uacrypto import CertProperties
 
-from monitoring.collectors.base import Collector, CollectorError, Reading
+from monitoring.collectors.base import Collector, CollectorError, ProbeRow, Reading
+from monitoring.collectors.opcua_values import checked_value, raw_value, source_timestamp
+from monitoring.collectors.settings import NodeBinding, OpcUaSettings
 from monitoring.lib.certificates import application_uri_of
-from monitoring.lib.signals import parse_value
 
 logger = logging.getLogger(__name__)
 
@@ -48,168 +48,15 @@ CONNECT_REQUESTS = 8
 # Value errors kept for `take_errors()` between two calls; older ones are only logged.
 MAX_KEPT_ERRORS = 1000
 
-INTEGER_TYPES = {
-    ua.VariantType.SByte, ua.VariantType.Byte, ua.VariantType.Int16, ua.VariantType.UInt16,
-    ua.VariantType.Int32, ua.VariantType.UInt32, ua.VariantType.Int64, ua.VariantType.UInt64,
-}
-FLOAT_TYPES = {ua.VariantType.Float, ua.VariantType.Double}
-_COUNT = ((int, float), "a cumulative count")
-# The Python types (decoded from the OPC UA type) each device signal accepts, and how to say
-# what was expected when refused. The ranges are the shared rules of `parse_value`.
-ACCEPTED_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "running": ((bool, int), "a Boolean"),
-    "fault": ((bool, int), "a Boolean or a fault code"),
-    "reason": ((str, int), "a reason code"),
-    "total_count": _COUNT,
-    "good_count": _COUNT,
-    "reject_count": _COUNT,
-    "packml_state": ((int,), "a PackML state number"),
-}
 
-
-class OpcUaEndpointSettings(Protocol):
-    """What the collector needs of an endpoint: an `OpcUaEndpoint` row or `OpcUaSettings`."""
-
-    code: str
-    url: str
-    security_mode: str
-    security_policy: str
-    client_certificate: str
-    client_private_key: str
-    server_certificate: str
-    username: str
-    password: str
-    publishing_interval: float
-    sampling_interval: float
-    timeout: float
-
-
-@dataclass(frozen=True)
-class OpcUaSettings:
-    """An endpoint as plain values (same field names and defaults as the `OpcUaEndpoint` model)."""
-
-    url: str
-    code: str = "opcua"
-    security_mode: str = "None"
-    security_policy: str = "None"
-    client_certificate: str = ""
-    client_private_key: str = ""
-    server_certificate: str = ""
-    username: str = ""
-    password: str = ""
-    publishing_interval: float = 0.5
-    sampling_interval: float = 0.25
-    timeout: float = 2.0
-
-
-@dataclass(frozen=True)
-class NodeBinding:
-    """One canonical signal of one machine, read from one node (optionally one bit of it, or scaled)."""
-
-    machine_code: str
-    signal: str
-    node_id: str
-    bit: int | None = None
-    scale: float = 1.0
-    offset: float = 0.0
-
-    def describe(self) -> str:
-        return f"{self.machine_code}.{self.signal} ({self.node_id})"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """One binding's outcome of a one-shot read: the raw and decoded value, or why there is none."""
-
-    machine_code: str
-    signal: str
-    raw: object
-    value: bool | int | float | str | None
-    error: str | None = None
-
-    def __iter__(self) -> Iterator[object]:
-        return iter((self.machine_code, self.signal, self.raw, self.value, self.error))
-
-
-# A NodeBinding, a `SignalBinding` row with its machine loaded, or a (machine, signal, node id) tuple.
-BindingLike = NodeBinding | Sequence[Any] | Any
-
-
-def as_binding(binding: BindingLike) -> NodeBinding:
-    """A NodeBinding from itself, a `SignalBinding` row (machine loaded), or a (machine, signal, node id) tuple."""
-    if isinstance(binding, NodeBinding):
-        return binding
-    if hasattr(binding, "node_id"):
-        return NodeBinding(
-            binding.machine.code, binding.signal, binding.node_id, binding.bit, binding.scale, binding.offset
-        )
-    return NodeBinding(*binding)
-
-
-def endpoint_bindings(endpoint: Any) -> list[NodeBinding]:
-    """The node bindings of an `OpcUaEndpoint`'s enabled machines (queries the database)."""
-    rows = endpoint.bindings.select_related("machine").filter(machine__enabled=True).exclude(node_id="")
-    return [as_binding(row) for row in rows]
+def as_binding(binding: NodeBinding | tuple) -> NodeBinding:
+    """A NodeBinding from itself or a (machine code, signal, node id[, bit, scale, offset]) tuple."""
+    return binding if isinstance(binding, NodeBinding) else NodeBinding(*binding)
 
 
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _plain_value(variant: ua.Variant | None) -> bool | int | float | str:
-    """The Python value of a scalar Boolean, integer, float or string variant; CollectorError otherwise."""
-    if variant is None or variant.VariantType == ua.VariantType.Null or variant.Value is None:
-        raise CollectorError("the node has no value")
-    if variant.is_array:
-        raise CollectorError(f"expected a single value, got an array of {variant.VariantType.name}")
-    kind = variant.VariantType
-    if kind == ua.VariantType.Boolean:
-        return bool(variant.Value)
-    if kind in INTEGER_TYPES:
-        return int(variant.Value)
-    if kind in FLOAT_TYPES:
-        return float(variant.Value)
-    if kind == ua.VariantType.String:
-        return str(variant.Value)
-    raise CollectorError(f"unsupported OPC UA type {kind.name}")
-
-
-def decode_value(
-    signal: str, variant: ua.Variant | None, *, bit: int | None = None, scale: float = 1.0, offset: float = 0.0
-) -> bool | int | float | str:
-    """The value of `signal` carried by `variant` (one bit of it, or scaled), checked against DESIGN §5.
-
-    Raises CollectorError for a value the signal cannot take, e.g. a string for a count.
-    """
-    if signal not in ACCEPTED_TYPES:
-        raise CollectorError(f"{signal!r} is not a signal a device sends")
-    value = _plain_value(variant)
-    got = f"{variant.VariantType.name} {value!r}"
-    if bit is not None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CollectorError(f"bit {bit} needs an integer value, got {got}")
-        value = bool(value >> bit & 1)
-    elif (scale, offset) != (1.0, 0.0) and isinstance(value, int | float) and not isinstance(value, bool):
-        value = value * scale + offset
-    types, expected = ACCEPTED_TYPES[signal]
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        raise CollectorError(f"expected {expected}, got {got}")
-    if signal == "reason" and isinstance(value, int):
-        value = str(value)
-    try:
-        return parse_value(signal, value)
-    except ValueError as exc:
-        raise CollectorError(str(exc)) from None
-
-
-def _timestamp(datavalue: ua.DataValue | None, default: datetime) -> datetime:
-    """The value's source timestamp as an aware UTC datetime, or `default` when it has none."""
-    ts = datavalue.SourceTimestamp if datavalue is not None else None
-    # An unset timestamp decodes as the 1601 FILETIME epoch.
-    if ts is None or ts.year < 1971:
-        return default
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
 
 
 def _parse_bindings(
@@ -228,20 +75,6 @@ def _parse_bindings(
     return by_node, invalid
 
 
-def _checked_value(binding: NodeBinding, datavalue: ua.DataValue) -> bool | int | float | str:
-    """The decoded value of a node read or change for the binding's signal. Raises CollectorError."""
-    status = datavalue.StatusCode
-    if status is not None and not status.is_good():
-        raise CollectorError(f"bad status {status.name}")
-    return decode_value(
-        binding.signal, datavalue.Value, bit=binding.bit, scale=binding.scale, offset=binding.offset
-    )
-
-
-def _raw(datavalue: ua.DataValue) -> object:
-    return datavalue.Value.Value if datavalue.Value is not None else None
-
-
 async def _disconnect(client: Client, timeout: float) -> None:
     """Close a client's session, channel and socket as far as they still exist; never raises."""
     try:
@@ -252,7 +85,7 @@ async def _disconnect(client: Client, timeout: float) -> None:
         client.disconnect_socket()
 
 
-async def open_client(endpoint: OpcUaEndpointSettings) -> Client:
+async def open_client(endpoint: OpcUaSettings) -> Client:
     """A new client with a new activated session on the endpoint. Raises CollectorError."""
     timeout = float(endpoint.timeout)
     client = Client(endpoint.url, timeout=timeout, watchdog_intervall=max(timeout, 0.5))
@@ -273,7 +106,7 @@ async def open_client(endpoint: OpcUaEndpointSettings) -> Client:
     return client
 
 
-async def _secure_and_connect(client: Client, endpoint: OpcUaEndpointSettings) -> None:
+async def _secure_and_connect(client: Client, endpoint: OpcUaSettings) -> None:
     mode = endpoint.security_mode or "None"
     if mode != "None":
         if mode not in MODES or endpoint.security_policy not in POLICIES:
@@ -310,7 +143,7 @@ class _SubscriptionHandler:
 
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
         datavalue = data.monitored_item.Value
-        ts = _timestamp(datavalue, default=datetime.now(timezone.utc))
+        ts = source_timestamp(datavalue, default=datetime.now(timezone.utc))
         for binding in self.bindings_by_node.get(node.nodeid, ()):
             try:
                 self.changes.put_nowait((binding, datavalue, ts))
@@ -331,9 +164,9 @@ class OpcUaCollector(Collector):
 
     kind = "opcua"
 
-    def __init__(self, endpoint: OpcUaEndpointSettings, bindings: Iterable[BindingLike]) -> None:
+    def __init__(self, endpoint: OpcUaSettings, bindings: Iterable[NodeBinding | tuple] | None = None) -> None:
         self.endpoint = endpoint
-        self.bindings = [as_binding(binding) for binding in bindings]
+        self.bindings = [as_binding(binding) for binding in (endpoint.bindings if bindings is None else bindings)]
         self.bindings_by_node, invalid = _parse_bindings(self.bindings)
         self._binding_errors = [CollectorError(f"{binding.describe()}: {why}") for binding, why in invalid.items()]
         self.client: Client | None = None
@@ -343,11 +176,6 @@ class OpcUaCollector(Collector):
         self._connection_lost: str | None = None
         self._errors: list[CollectorError] = []
         self._logged: set[str] = set()
-
-    @classmethod
-    def from_endpoint(cls, endpoint: Any) -> OpcUaCollector:
-        """A collector for an `OpcUaEndpoint` row and its bindings (queries the database: call from sync code)."""
-        return cls(endpoint, endpoint_bindings(endpoint))
 
     def __str__(self) -> str:
         return f"OPC UA {self.endpoint.code} ({self.endpoint.url})"
@@ -474,7 +302,7 @@ class OpcUaCollector(Collector):
         readings = []
         for nodeid, datavalue in zip(nodeids, datavalues):
             for binding in self._polled[nodeid]:
-                reading = self._decode(binding, datavalue, _timestamp(datavalue, default=now))
+                reading = self._decode(binding, datavalue, source_timestamp(datavalue, default=now))
                 if reading is not None:
                     readings.append(reading)
         return readings
@@ -482,11 +310,39 @@ class OpcUaCollector(Collector):
     def _decode(self, binding: NodeBinding, datavalue: ua.DataValue, ts: datetime) -> Reading | None:
         """A Reading, or None with the reason recorded in the errors."""
         try:
-            value = _checked_value(binding, datavalue)
+            value = checked_value(binding, datavalue)
         except CollectorError as exc:
             self._record(CollectorError(f"{binding.describe()}: {exc}"))
             return None
-        return Reading(binding.machine_code, binding.signal, value, ts, raw=_raw(datavalue))
+        return Reading(binding.machine_code, binding.signal, value, ts, raw=raw_value(datavalue))
+
+    @classmethod
+    async def probe(cls, settings: OpcUaSettings) -> list[ProbeRow]:
+        """Read each bound node once (no subscription), in the order of the settings' bindings."""
+        bindings = list(settings.bindings)
+        by_node, invalid = _parse_bindings(bindings)
+        nodeids = list(by_node)
+        try:
+            client = await open_client(settings)
+        except CollectorError as error:
+            return [ProbeRow(b.machine_code, b.signal, None, None, str(error)) for b in bindings]
+        try:
+            datavalues = await client.read_attributes([client.get_node(n) for n in nodeids]) if nodeids else []
+        except Exception as exc:
+            error = f"{settings.url}: read failed: {_describe(exc)}"
+            return [ProbeRow(b.machine_code, b.signal, None, None, error) for b in bindings]
+        finally:
+            await _disconnect(client, float(settings.timeout))
+        rows = {binding: ProbeRow(binding.machine_code, binding.signal, None, None, why)
+                for binding, why in invalid.items()}
+        for nodeid, datavalue in zip(nodeids, datavalues):
+            for binding in by_node[nodeid]:
+                try:
+                    value, error = checked_value(binding, datavalue), None
+                except CollectorError as exc:
+                    value, error = None, str(exc)
+                rows[binding] = ProbeRow(binding.machine_code, binding.signal, raw_value(datavalue), value, error)
+        return [rows[binding] for binding in bindings]
 
     async def close(self) -> None:
         client, self.client = self.client, None
@@ -495,45 +351,3 @@ class OpcUaCollector(Collector):
         self.subscribed = False
         if client is not None:
             await _disconnect(client, float(self.endpoint.timeout))
-
-
-def collector_for_endpoint(endpoint: OpcUaEndpointSettings, bindings: Iterable[BindingLike]) -> OpcUaCollector:
-    """The runner's factory: a collector for an endpoint and its already loaded `SignalBinding` rows."""
-    return OpcUaCollector(endpoint, bindings)
-
-
-async def read_once(endpoint: OpcUaEndpointSettings, bindings: Iterable[BindingLike]) -> list[ProbeResult]:
-    """Connect, read each bound node once, close: a result per binding, in order. Raises CollectorError."""
-    bindings = [as_binding(binding) for binding in bindings]
-    by_node, invalid = _parse_bindings(bindings)
-    nodeids = list(by_node)
-    client = await open_client(endpoint)
-    try:
-        datavalues = await client.read_attributes([client.get_node(nodeid) for nodeid in nodeids]) if nodeids else []
-    except Exception as exc:
-        raise CollectorError(f"{endpoint.url}: read failed: {_describe(exc)}") from exc
-    finally:
-        await _disconnect(client, float(endpoint.timeout))
-    results = {
-        binding: ProbeResult(binding.machine_code, binding.signal, None, None, why) for binding, why in invalid.items()
-    }
-    for nodeid, datavalue in zip(nodeids, datavalues):
-        for binding in by_node[nodeid]:
-            try:
-                value, error = _checked_value(binding, datavalue), None
-            except CollectorError as exc:
-                value, error = None, str(exc)
-            results[binding] = ProbeResult(binding.machine_code, binding.signal, _raw(datavalue), value, error)
-    return [results[binding] for binding in bindings]
-
-
-def read_opcua_once(
-    endpoint: OpcUaEndpointSettings, bindings: Iterable[BindingLike] | None = None
-) -> list[ProbeResult]:
-    """`read_once` for synchronous code (the admin's "read now"); without bindings, the endpoint's own.
-
-    Each result unpacks as (machine_code, signal, raw, value, error). Raises CollectorError.
-    """
-    if bindings is None:
-        bindings = endpoint_bindings(endpoint)
-    return asyncio.run(read_once(endpoint, list(bindings)))

@@ -1,17 +1,30 @@
-"""Devices the collectors read (Modbus TCP, OPC UA) and the maps from their data to signals."""
+"""Devices the collectors read (Modbus TCP, OPC UA) and the maps from their data to signals.
+
+Each device model knows its collector: it gives the collector's plain settings
+(`collector_settings`), the host's spec to run it (`device_spec`), and reads its map once for
+the admin (`read_now`). The collector classes themselves are loaded only where they run.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
+from functools import partial
+from typing import ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.module_loading import import_string
 
+from monitoring.collectors.base import ProbeRow, run_probe
+from monitoring.collectors.host import DeviceSpec
+from monitoring.collectors.settings import ModbusSettings, NodeBinding, OpcUaSettings
+from monitoring.lib.registers import COIL, DISCRETE, RegisterBinding, RegisterMapError
 from monitoring.models.history import Signal
-from monitoring.models.plant import Machine, code_validator
+from planning.models import Machine, code_validator
 
 
 class DeviceQuerySet(models.QuerySet):
@@ -20,7 +33,13 @@ class DeviceQuerySet(models.QuerySet):
 
 
 class Device(models.Model):
-    """Settings every device has; the protocol-specific ones are in the subclasses."""
+    """Settings every device has; the protocol-specific ones, and its collector, are in the subclasses."""
+
+    kind: ClassVar[str]
+    collector_path: ClassVar[str]
+    """Dotted path of its `Collector` subclass."""
+    binding_field: ClassVar[str]
+    """The field of `SignalBinding` that points at this kind of device."""
 
     code = models.CharField(max_length=40, unique=True, validators=[code_validator])
     name = models.CharField(max_length=120, blank=True)
@@ -42,6 +61,33 @@ class Device(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def collector_settings(self, bindings: list[SignalBinding]) -> ModbusSettings | OpcUaSettings:
+        """What a session with this device needs, from its bindings (with `machine` loaded)."""
+        raise NotImplementedError
+
+    def device_spec(self, bindings: list[SignalBinding]) -> DeviceSpec:
+        """The device as the collector host runs it. Raises RegisterMapError for a map it cannot read."""
+        settings = self.collector_settings(bindings)
+        machines = {b.machine.code: b.machine.expected_interval for b in bindings}
+        version = repr((settings, self.scan_interval, self.reconnect_backoff, sorted(machines.items())))
+        return DeviceSpec(
+            kind=self.kind, code=self.code, scan_interval=self.scan_interval,
+            reconnect_backoff=self.reconnect_backoff, machines=machines,
+            factory=partial(import_string(self.collector_path), settings),
+            version=hashlib.sha1(version.encode()).hexdigest()[:16],
+        )
+
+    def read_now(self) -> list[ProbeRow]:
+        """Read every bound signal once (the admin's "read now"): a row per binding, nothing stored."""
+        bindings = list(self.bindings.select_related("machine").order_by("machine__code", "signal"))
+        if not bindings:
+            return []
+        try:
+            settings = self.collector_settings(bindings)
+        except RegisterMapError as error:
+            return [ProbeRow(b.machine.code, b.signal, None, None, str(error)) for b in bindings]
+        return run_probe(import_string(self.collector_path).probe(settings))
+
 
 class WordOrder(models.TextChoices):
     BIG = "big", "Big endian (high word first)"
@@ -56,8 +102,26 @@ class ModbusDevice(Device):
     byte_order = models.CharField(max_length=6, choices=WordOrder.choices, default=WordOrder.BIG)
     retries = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
 
+    kind = "modbus"
+    collector_path = "monitoring.collectors.modbus.ModbusCollector"
+    binding_field = "modbus_device"
+
     class Meta(Device.Meta):
         verbose_name = "Modbus TCP device"
+
+    def collector_settings(self, bindings: list[SignalBinding]) -> ModbusSettings:
+        return ModbusSettings(
+            code=self.code, host=self.host, port=self.port, unit_id=self.unit_id, word_order=self.word_order,
+            byte_order=self.byte_order, timeout=self.timeout, retries=self.retries,
+            bindings=tuple(
+                RegisterBinding(
+                    key=(binding.machine.code, binding.signal), table=binding.table, address=binding.address,
+                    data_type=binding.data_type or ("bool" if binding.table in (COIL, DISCRETE) else "uint16"),
+                    bit=binding.bit, scale=binding.scale, offset=binding.offset,
+                )
+                for binding in bindings
+            ),
+        )
 
 
 class SecurityMode(models.TextChoices):
@@ -85,8 +149,25 @@ class OpcUaEndpoint(Device):
     publishing_interval = models.FloatField(default=0.5, validators=[MinValueValidator(0.01)], help_text="Seconds.")
     sampling_interval = models.FloatField(default=0.25, validators=[MinValueValidator(0)], help_text="Seconds.")
 
+    kind = "opcua"
+    collector_path = "monitoring.collectors.opcua.OpcUaCollector"
+    binding_field = "opcua_endpoint"
+
     class Meta(Device.Meta):
         verbose_name = "OPC UA endpoint"
+
+    def collector_settings(self, bindings: list[SignalBinding]) -> OpcUaSettings:
+        return OpcUaSettings(
+            url=self.url, code=self.code, security_mode=self.security_mode, security_policy=self.security_policy,
+            client_certificate=self.client_certificate, client_private_key=self.client_private_key,
+            server_certificate=self.server_certificate, username=self.username, password=self.password,
+            publishing_interval=self.publishing_interval, sampling_interval=self.sampling_interval,
+            timeout=self.timeout,
+            bindings=tuple(
+                NodeBinding(b.machine.code, b.signal, b.node_id, b.bit, b.scale, b.offset)
+                for b in bindings if b.node_id
+            ),
+        )
 
     def clean(self) -> None:
         secure = self.security_mode != SecurityMode.NONE

@@ -1,5 +1,7 @@
 """The collector host: one asyncio loop that reads many devices and batches what they say.
 
+No Django here: `monitoring.collectors.wiring` gives it its devices and its sinks.
+
 Each device gets its own task with its own session, so a device that hangs or answers garbage
 only ever delays itself. Readings pass a change filter (a signal is sent when its value changes,
 or as a heartbeat every half of its machine's expected interval) into an outbox that a flusher
@@ -11,11 +13,10 @@ false` observations for its machines, and `connected = true` when it answers aga
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -430,163 +431,3 @@ async def _cancel(task: asyncio.Task | None) -> None:
         await asyncio.wait({task}, timeout=0.1)
     if not task.cancelled() and task.exception() is not None:
         logger.error("%s ended with an error", task.get_name(), exc_info=task.exception())
-
-
-# -- the Django side: specs from the database, the pipeline and health sinks ----------------
-
-
-def close_db_connections() -> None:
-    """Close the sink thread's database connections (the host's `thread_cleanup`)."""
-    from django.db import connections
-
-    connections.close_all()
-
-
-def pipeline_sink(batch: list[Sample]) -> None:
-    """Hand a batch to `monitoring.pipeline.record_observations`; log what it rejects."""
-    from django.db import connection
-
-    from monitoring.pipeline import ObservationIn, record_observations
-
-    try:
-        result = record_observations([ObservationIn(*sample) for sample in batch])
-    except Exception:
-        # The database may have gone away: reconnect on the next try instead of reusing a dead link.
-        connection.close()
-        raise
-    if result.rejected:
-        first = result.rejected[0]
-        logger.warning("pipeline rejected %d of %d observations; first: %s (%s)",
-                       len(result.rejected), len(batch), first.message, batch[first.index])
-
-
-def health_sink(rows: list[HealthRow]) -> None:
-    """Upsert `DeviceHealth` rows (one per device), log new errors as machine events, update screens."""
-    from django.db import connection, transaction
-
-    from monitoring import live
-    from monitoring.models import DeviceHealth, Event, EventKind, Machine
-
-    objects = [
-        DeviceHealth(
-            device_kind=row.kind, device_code=row.code, connected=row.connected, last_good_read=row.last_good_read,
-            consecutive_errors=row.consecutive_errors, last_error=row.last_error[:2000], collector=row.collector,
-        )
-        for row in rows
-    ]
-    changed = {code for row in rows if row.changed for code in row.machines}
-    errors = [(row, ts, message) for row in rows for ts, message in row.errors]
-    try:
-        with transaction.atomic():
-            DeviceHealth.objects.bulk_create(
-                objects, update_conflicts=True, unique_fields=["device_kind", "device_code"],
-                update_fields=["connected", "last_good_read", "consecutive_errors", "last_error", "collector",
-                               "updated"],
-            )
-            if errors or changed:
-                machine_ids = dict(Machine.objects.filter(
-                    code__in=changed | {c for row, _, _ in errors for c in row.machines}).values_list("code", "pk"))
-            if errors:
-                Event.objects.bulk_create([
-                    Event(machine_id=machine_ids[code], ts=ts, kind=EventKind.DEVICE_ERROR,
-                          detail={"device": f"{row.kind}:{row.code}", "error": message[:500]})
-                    for row, ts, message in errors for code in row.machines if code in machine_ids
-                ])
-            if changed:
-                ids = {machine_ids[code] for code in changed if code in machine_ids}
-                transaction.on_commit(lambda: live.broadcast_machines(ids))
-    except Exception:
-        connection.close()
-        raise
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
-
-
-def modbus_specs(devices: Iterable | None = None) -> list[DeviceSpec]:
-    """Specs of enabled Modbus devices that have bindings on enabled machines."""
-    from functools import partial
-
-    from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
-    from monitoring.lib.registers import RegisterMapError
-    from monitoring.models import ModbusDevice, SignalBinding
-
-    if devices is None:
-        devices = ModbusDevice.objects.enabled()
-    devices = list(devices)
-    bindings: dict[int, list] = {}
-    for binding in (
-        SignalBinding.objects.filter(modbus_device__in=devices, machine__enabled=True)
-        .select_related("machine").order_by("pk")
-    ):
-        bindings.setdefault(binding.modbus_device_id, []).append(binding)
-    specs = []
-    for device in devices:
-        mine = bindings.get(device.pk)
-        if not mine:
-            continue
-        try:
-            settings = ModbusSettings.from_device(device, mine)
-        except RegisterMapError as error:
-            logger.error("modbus:%s cannot be read as configured: %s", device.code, error)
-            continue
-        machines = {b.machine.code: b.machine.expected_interval for b in mine}
-        specs.append(DeviceSpec(
-            kind="modbus", code=device.code, scan_interval=device.scan_interval,
-            reconnect_backoff=device.reconnect_backoff, machines=machines,
-            factory=partial(ModbusCollector, settings),
-            version=_digest(settings, device.scan_interval, device.reconnect_backoff, sorted(machines.items())),
-        ))
-    return specs
-
-
-def opcua_specs(endpoints: Iterable | None = None) -> list[DeviceSpec]:
-    """Specs of enabled OPC UA endpoints with bindings, when the OPC UA collector is installed."""
-    from monitoring.models import OpcUaEndpoint, SignalBinding
-
-    if endpoints is None:
-        endpoints = OpcUaEndpoint.objects.enabled()
-    endpoints = list(endpoints)
-    if not endpoints:
-        return []
-    try:
-        from monitoring.collectors.opcua import collector_for_endpoint
-    except ImportError:
-        logger.warning("OPC UA endpoints are configured but monitoring.collectors.opcua cannot be imported")
-        return []
-    bindings: dict[int, list] = {}
-    for binding in (
-        SignalBinding.objects.filter(opcua_endpoint__in=endpoints, machine__enabled=True)
-        .select_related("machine").order_by("pk")
-    ):
-        bindings.setdefault(binding.opcua_endpoint_id, []).append(binding)
-    specs = []
-    for endpoint in endpoints:
-        mine = bindings.get(endpoint.pk)
-        if not mine:
-            continue
-        machines = {b.machine.code: b.machine.expected_interval for b in mine}
-        fields = {f.attname: getattr(endpoint, f.attname)
-                  for f in endpoint._meta.concrete_fields if f.attname != "updated"}
-        binding_rows = [(b.machine.code, b.signal, b.node_id, b.scale, b.offset, b.bit) for b in mine]
-        specs.append(DeviceSpec(
-            kind="opcua", code=endpoint.code, scan_interval=endpoint.scan_interval,
-            reconnect_backoff=endpoint.reconnect_backoff, machines=machines,
-            factory=_OpcUaFactory(collector_for_endpoint, endpoint, mine),
-            version=_digest(sorted(fields.items()), binding_rows, sorted(machines.items())),
-        ))
-    return specs
-
-
-class _OpcUaFactory:
-    def __init__(self, build: Callable, endpoint, bindings: list) -> None:
-        self.build, self.endpoint, self.bindings = build, endpoint, bindings
-
-    def __call__(self) -> Collector:
-        return self.build(self.endpoint, self.bindings)
-
-
-def device_specs() -> list[DeviceSpec]:
-    """Every enabled device the collectors should read, from the database."""
-    return modbus_specs() + opcua_specs()
