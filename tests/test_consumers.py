@@ -14,6 +14,7 @@ from django.test import Client
 from monitoring import live
 from monitoring.pipeline import ObservationIn, record_observations
 from oee_site.asgi import application
+from tests.histories import NOON, hour_of_b1
 
 # Consumers read the database from other threads: the data must be committed to be seen.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -206,9 +207,6 @@ async def test_end_to_end_over_the_real_redis_channel_layer(plant, settings, red
 
 # --- the message itself, and what a broken channel layer does ------------------------------------
 
-NOON = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)  # Monday; line B runs all day (from 23:00 UTC, Berlin midnight)
-
-
 @pytest.fixture
 def busy_b1(plant):
     """B1 runs from 09:00 on order WO-1 (3000 parts, 1 s each), 30 parts a minute, read each minute."""
@@ -221,9 +219,7 @@ def busy_b1(plant):
         planned_start=NOON - timedelta(hours=2), planned_end=NOON + timedelta(hours=2),
         status="running", actual_start=NOON - timedelta(hours=2),
     )
-    items = [ObservationIn("B1", NOON - timedelta(hours=1), "running", True)]
-    items += [ObservationIn("B1", NOON - timedelta(minutes=60 - k), "total_count", 30 * k) for k in range(60)]
-    record_observations(items, all_or_nothing=True)
+    hour_of_b1()
     return plant
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from monitoring import live
+from monitoring.live import publish as live
 
 
 def test_it_publishes_each_changed_machine_with_calls_coalesced(monkeypatch):

@@ -1,4 +1,4 @@
-"""Template filters that format OEE figures the way the pages' JavaScript does (static/oee/common.js)."""
+"""Template filters that format OEE figures, times and reasons for every page and live tile."""
 
 from __future__ import annotations
 
@@ -60,3 +60,27 @@ def clock(value: datetime | str | None) -> str:
         return ""
     instant = parse_datetime(value) if isinstance(value, str) else value
     return timezone.localtime(instant).strftime("%H:%M") if instant else ""
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """75 → '1:15', 3725 → '1:02:05': how long a stop lasted (common.js ticks open ones the same way)."""
+    if seconds in (None, ""):
+        return ""
+    whole = max(0, int(seconds))
+    h, m, s = whole // 3600, whole % 3600 // 60, whole % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@register.filter
+def reason_text(message: dict) -> str:
+    """Why a machine is where it is, from its live message, in the same words on every page."""
+    if message.get("state") == "stopped":
+        if message.get("reason_name"):
+            return message["reason_name"]
+        if message.get("fault_code"):
+            return f"Fault {message['fault_code']} — no reason yet"
+        return "Unexplained stop"
+    if message.get("state") == "no-data":
+        return message.get("device_error") or ""
+    return ""

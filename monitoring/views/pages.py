@@ -1,7 +1,8 @@
 """The live pages: plant overview, the operator's line screen and the machine detail page.
 
-Each page is rendered with the numbers of `monitoring.kpi` (so it shows what `/api/v1/oee/`
-returns for the same machine and period) and then kept live by its websocket.
+Their live tiles are the HTML of the live messages (`monitoring.live`), the same a socket sends
+next; the machine detail's period figures and charts are folds over one `kpi.MachinePeriod`,
+so every page shows what `/api/v1/oee/` returns for the same machine and period.
 """
 
 from __future__ import annotations
@@ -10,81 +11,28 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from monitoring import charts, kpi, live
-from monitoring.models import Event, Line, Machine, MachineStatus, Site
-from monitoring.permissions import can_operate_line, can_view_line, lines_visible_to, role_of
+from monitoring.models import Event
+from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import local_day_bounds
+from planning.models import Line, Machine
+from planning.permissions import can_operate_line, lines_visible_to
 from planning.schedule import current_shift, line_calendar
 
 EVENT_LOG_LIMIT = 200
 
 
-def chrome(request: HttpRequest) -> dict:
-    """What the base template shows around every page: the plant's name and the user's role."""
-    sites = list(Site.objects.values_list("name", flat=True)[:2])
-    return {
-        "plant_name": sites[0] if len(sites) == 1 else "OEE Live",
-        "role": role_of(request.user),
-    }
-
-
-def visible_line(request: HttpRequest, code: str) -> Line:
-    """The line with this code, or 404; PermissionDenied (a 403 page) when the user may not see it."""
-    line = get_object_or_404(Line.objects.select_related("area__site", "constraint_machine"), code=code)
-    if not can_view_line(request.user, line):
-        raise PermissionDenied(
-            f"You are not allowed to see line {line.code} ({line.name}). "
-            "An administrator can add you to the line's operators."
-        )
-    return line
-
-
-def machines_of(line: Line) -> list[Machine]:
-    """The line's enabled machines, its constraint machine first."""
-    machines = list(line.machines.enabled().with_plant())
-    machines.sort(key=lambda m: (m.pk != line.constraint_machine_id, m.position, m.code))
-    return machines
-
-
-def machine_status(machine: Machine, now: datetime) -> dict:
-    """The machine's live message (as its websocket sends it) with the period its figures cover."""
-    status = live.machine_message(machine, now)
-    status["period_start"] = status["shift"]["start"] if status["shift"] else None
-    status["period_end"] = live.iso(now)
-    return status
-
-
-def _figures(result: kpi.Result) -> dict:
-    data = result.as_dict()
-    return {key: data[key] for key in ("availability", "performance", "quality", "oee")}
-
-
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """Every line the user may see, a tile per line and per machine, live via /ws/plant/."""
+    """Every line the user may see, its figures and a tile per machine, live via /ws/plant/."""
     now = timezone.now()
     lines = lines_visible_to(request.user, Line.objects.all()).select_related("area__site", "constraint_machine")
-    tiles = []
-    for line in lines:
-        shift = current_shift(line, now)
-        machines = machines_of(line)
-        statuses = [machine_status(machine, now) for machine in machines]
-        line_figures = _figures(kpi.line_result(line, shift.start, now, now)) if shift else {}
-        constraint = line.constraint_machine
-        tiles.append({
-            "line": line, "shift": shift, "machines": statuses, "figures": line_figures,
-            "constraint": constraint.code if constraint else "",
-            "target_oee": constraint.target_oee if constraint else 0.85,
-            "warning_oee": constraint.warning_oee if constraint else 0.65,
-            # The line's colour is its first machine's: the constraint machine when it has one.
-            "state": statuses[0]["state"] if statuses else MachineStatus.NO_DATA,
-        })
+    tiles = [{"line": line, "machines": live.line_snapshot(line, now)} for line in lines]
     zone = tiles[0]["line"].area.site.time_zone if tiles else "UTC"
     return render(request, "monitoring/overview.html", {
         **chrome(request), "tiles": tiles, "now": now, "site_tz": zone, "nav": "overview",
@@ -96,12 +44,13 @@ def line_screen(request: HttpRequest, code: str) -> HttpResponse:
     """The operator's full-screen view of one line, live via /ws/lines/<code>/."""
     line = visible_line(request, code)
     now = timezone.now()
-    shift = current_shift(line, now)
-    statuses = [machine_status(machine, now) for machine in machines_of(line)]
+    operates = can_operate_line(request.user, line)
+    machines = live.line_snapshot(line, now)
     return render(request, "monitoring/line_screen.html", {
-        **chrome(request), "line": line, "shift": shift, "machines": statuses, "now": now,
-        "site_tz": line.area.site.time_zone, "can_operate": can_operate_line(request.user, line),
-        "nav": "line",
+        **chrome(request), "line": line, "shift": machines[0]["shift"] if machines else None,
+        "panels": [m["html"]["panel_operate" if operates else "panel"] for m in machines],
+        "first_wide": len(machines) > 1, "columns": len(machines), "now": now,
+        "site_tz": line.area.site.time_zone, "can_operate": operates, "nav": "line",
     })
 
 
@@ -137,25 +86,30 @@ def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
     line = visible_line(request, machine.line.code)
     now = timezone.now()
     start, end, label, period_key = _period(request, line, now)
-    result = kpi.machine_result(machine, start, end, now)
-    events = event_log(machine, start, end, line.area.site.zone)
+    period = kpi.MachinePeriod(machine, start, end, now)
     chart_data = {
-        "timeline": [s.as_dict() for s in charts.timeline(machine, start, end, now)],
+        "timeline": [
+            {"start": row.start.isoformat(), "end": row.end.isoformat(), "state": row.state, "reason": row.reason,
+             "reason_name": row.reason_name, "fault_code": row.fault_code, "duration_s": row.duration_s}
+            for row in charts.timeline(period)
+        ],
         "parts_per_hour": charts.parts_per_hour(machine, start, end),
         "downtime": [
             {"reason": reason, "seconds": seconds}
-            for reason, seconds in charts.downtime_by_reason([machine], start, end, now).items()
+            for reason, seconds in sorted(period.downtime().items(), key=lambda item: -item[1])
         ],
         "period": {"start": start.isoformat(), "end": end.isoformat()},
     }
+    now_message = next((m for m in live.line_snapshot(line, now) if m["machine"] == machine.code), None)
+    now_message = now_message or live.machine_message(machine, now)
     return render(request, "monitoring/machine_detail.html", {
-        **chrome(request), "machine": machine, "line": line,
-        "status": machine_status(machine, now),
+        **chrome(request), "machine": machine, "line": line, "now_card": now_message["html"]["card"],
+        "server_now": now_message["ts"],
         "machine_thresholds": {"target_oee": machine.target_oee, "warning_oee": machine.warning_oee},
-        "result": result.as_dict(), "start": start, "end": min(end, now), "period_end": end,
+        "result": period.result().as_dict(), "start": start, "end": period.end, "period_end": end,
         "period_label": label, "periods": [(key, name, key == period_key) for key, name in PERIODS.items()],
-        "events": events, "event_limit": EVENT_LOG_LIMIT, "chart_data": chart_data,
-        "site_tz": line.area.site.time_zone, "nav": "machine",
+        "events": event_log(machine, start, end, line.area.site.zone), "event_limit": EVENT_LOG_LIMIT,
+        "chart_data": chart_data, "site_tz": line.area.site.time_zone, "nav": "machine",
     })
 
 

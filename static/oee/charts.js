@@ -4,6 +4,7 @@
   "use strict";
 
   var COLOURS = { running: "#22c55e", stopped: "#ef4444", "no-data": "#6b7280" };
+  var STATE_NAMES = { running: "Running", stopped: "Stopped", "no-data": "No data" };  // the legend's names
   var TEXT = "#dfe6ee", GRID = "#243040";
   var CONFIG = { displayModeBar: false, responsive: true };
   var wallFormats = {};
@@ -48,7 +49,7 @@
     var traces = ["running", "stopped", "no-data"].map(function (state) {
       var mine = stretches.filter(function (s) { return s.state === state; });
       return {
-        type: "bar", orientation: "h", name: OEE.stateWord(state), marker: { color: COLOURS[state] },
+        type: "bar", orientation: "h", name: STATE_NAMES[state], marker: { color: COLOURS[state] },
         y: mine.map(function () { return ""; }),
         base: mine.map(function (s) { return wall(s.start, zone); }),
         x: mine.map(function (s) { return Date.parse(s.end) - Date.parse(s.start); }),
@@ -57,7 +58,7 @@
                   s.reason_name || (state === "stopped" ? "no reason" : "")];
         }),
         hovertemplate: "%{customdata[0]}–%{customdata[1]} (%{customdata[2]})<br>%{customdata[3]}<extra>" +
-          OEE.stateWord(state) + "</extra>",
+          STATE_NAMES[state] + "</extra>",
       };
     });
     Plotly.react(node, traces, layout({

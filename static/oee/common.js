@@ -1,5 +1,6 @@
-/* OEE Live: what every page shares — formatting, the JSON API, a toast, one ticking timer and
- * the live websocket with automatic reconnection. Plain JavaScript, no build step.
+/* OEE Live: what every page shares — the JSON API, a toast, one ticking timer, the live
+ * websocket with automatic reconnection, and swapping in the tiles the server draws.
+ * Plain JavaScript, no build step.
  *
  * Pages run for days on kiosk screens: nothing here keeps a growing list, every timer is
  * cleared before it is set again, and nodes are replaced rather than appended.
@@ -9,26 +10,7 @@
 
   var OEE = (window.OEE = {});
 
-  /* ---- formatting (templatetags/oee_format.py formats the first render the same way) ---- */
-
-  OEE.percent = function (value) {
-    return value === null || value === undefined || value === "" ? "—" : (Number(value) * 100).toFixed(1);
-  };
-
-  OEE.level = function (value, target, warning) {
-    if (value === null || value === undefined || value === "") return "none";
-    if (value >= target) return "good";
-    if (value >= warning) return "warn";
-    return "bad";
-  };
-
-  OEE.stateWord = function (state) {
-    return state === "running" ? "Running" : state === "stopped" ? "Stopped" : "No data";
-  };
-
-  OEE.thousands = function (n) {
-    return n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US");
-  };
+  /* ---- what ticks in the browser: how long a state or a stop has lasted (oee_format.duration) ---- */
 
   /** 75 → "1:15", 3725 → "1:02:05": stop and state durations. */
   OEE.duration = function (seconds) {
@@ -277,43 +259,32 @@
     return node;
   };
 
-  OEE.setField = function (root, name, text, value) {
-    var node = root.querySelector('[data-field="' + name + '"]');
-    if (!node) return null;
-    if (node.firstChild && node.firstChild.nodeType === 3 && node.children.length) {
-      node.firstChild.nodeValue = text;  // keep the unit span after the number
-    } else {
-      node.textContent = text;
+  /**
+   * Puts a live tile's new HTML in place of the one on the page: the element with the same
+   * data-tile and data-machine (or data-line), unless the page already shows a newer one.
+   * The server draws every tile (monitoring/live/tiles.py); the browser only swaps it in.
+   */
+  OEE.swap = function (html) {
+    if (!html) return null;
+    var template = document.createElement("template");
+    template.innerHTML = html.trim();
+    var fresh = template.content.firstElementChild;
+    if (!fresh || !fresh.dataset.tile) return null;
+    var key = fresh.dataset.machine !== undefined ? "machine" : "line";
+    var selector = '[data-tile="' + fresh.dataset.tile + '"][data-' + key + '="' + CSS.escape(fresh.dataset[key]) + '"]';
+    var current = document.querySelector(selector);
+    if (!current) return null;
+    if (current.dataset.ts && fresh.dataset.ts && Date.parse(fresh.dataset.ts) < Date.parse(current.dataset.ts)) {
+      return null;  // computed before the one shown: older news
     }
-    if (value !== undefined) node.dataset.value = value === null ? "" : value;
-    return node;
+    current.replaceWith(fresh);
+    OEE.updateSince(fresh);
+    return fresh;
   };
 
-  /** Work-order block: number, product, progress bar, count and ETA. */
-  OEE.renderWorkOrder = function (node, order, zone, withEta) {
-    if (!node) return;
-    if (!order) {
-      node.replaceChildren(OEE.el("div", { class: "wo-none", text: "No work order running" }));
-      return;
-    }
-    var share = order.quantity ? Math.min(100, (100 * order.produced) / order.quantity) : 0;
-    var bar = OEE.el("div", { class: "bar" }, [OEE.el("span", { style: "width:" + share.toFixed(1) + "%" })]);
-    var count = OEE.thousands(order.produced) + " / " + OEE.thousands(order.quantity);
-    var children = [
-      OEE.el("div", { class: "wo-line" }, [
-        OEE.el("span", { class: "wo-number", text: order.number }), " ",
-        OEE.el("span", { class: "wo-product", text: order.product_name || order.product }),
-      ]),
-      bar,
-    ];
-    if (withEta) {
-      children.push(OEE.el("div", { class: "wo-foot" }, [
-        OEE.el("span", { text: count }),
-        OEE.el("span", { class: "eta" }, ["ETA ", OEE.el("b", { text: order.eta ? OEE.clock(order.eta, zone, true) : "—" })]),
-      ]));
-    } else {
-      children.push(OEE.el("div", { class: "wo-count", text: count }));
-    }
-    node.replaceChildren.apply(node, children);
+  /** Every tile of a live message that this page shows. */
+  OEE.swapAll = function (message) {
+    var html = message.html || {};
+    Object.keys(html).forEach(function (name) { OEE.swap(html[name]); });
   };
 })();

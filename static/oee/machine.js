@@ -14,18 +14,8 @@
   OEE.charts.pareto(document.getElementById("chart-pareto"),
     OEE.charts.downtimeItems(data.downtime, function (row) { return row.seconds / 60; }), "minutes");
 
-  var card = document.querySelector('[data-live="state"]');
-  function apply(msg) {
-    if (msg.machine !== root.dataset.machine) return;
-    card.classList.remove("state-running", "state-stopped", "state-no-data");
-    card.classList.add("state-" + (msg.state || "no-data"));
-    OEE.setField(card, "state", OEE.stateWord(msg.state) + (msg.state === "stopped" && msg.reason_name ? " · " + msg.reason_name : ""));
-    card.querySelector('[data-field="since"]').dataset.since = msg.state_since || "";
-    OEE.updateSince(card);
-  }
-
   OEE.LiveSocket("/ws/machines/" + encodeURIComponent(root.dataset.machine) + "/", {
-    onSnapshot: function (machines) { machines.forEach(apply); },
-    onMachine: apply,
+    onSnapshot: function (machines) { machines.forEach(OEE.swapAll); },
+    onMachine: OEE.swapAll,
   });
 })();

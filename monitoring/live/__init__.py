@@ -1,0 +1,18 @@
+"""The live stream (DESIGN.md §7): messages built once per line, pushed to the screens watching it.
+
+`build` makes the messages, `tiles` draws them, `publish` sends and caches them, and
+`consumers` hands them to the browsers.
+"""
+
+from monitoring.lib.instants import iso  # noqa: F401
+from monitoring.live.build import line_messages, machine_message  # noqa: F401
+from monitoring.live.publish import (  # noqa: F401
+    PLANT_GROUP,
+    UPDATE_EVENT,
+    broadcast_machines,
+    line_group,
+    line_snapshot,
+    machine_group,
+    publish_all,
+    publish_in_background,
+)

@@ -1,0 +1,206 @@
+"""The websocket consumer of the live stream (DESIGN.md §7): subscribe, send a snapshot, forward updates.
+
+Close codes after the handshake, so a browser can tell why: 4401 not logged in, 4403 not
+allowed to watch that line, 4404 no such line or machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from monitoring import live
+from planning.models import Line, Machine
+from planning.permissions import can_operate_line, can_view_line, lines_visible_to, role_of
+
+NOT_LOGGED_IN = 4401
+FORBIDDEN = 4403
+NOT_FOUND = 4404
+
+
+class Refused(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+        super().__init__(code)
+
+
+# Which tile each page draws from a machine's message (the others are not sent to it).
+PAGE_TILES = {"plant": ("tile", "line"), "line": ("panel",), "machine": ("card",)}
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What one connection watches: the groups it joins, what its snapshot holds, what its page draws."""
+
+    kind: str
+    groups: tuple[str, ...]
+    lines: tuple[int, ...]
+    """Lines of the snapshot."""
+    line_codes: frozenset[str] | None
+    """Lines whose machines it may hear about; None for every line."""
+    machine_code: str | None = None
+    operates: bool = False
+    """The user may give reasons and enter scrap on the line it watches: its panels offer them."""
+
+    def admits(self, message: dict) -> bool:
+        if self.machine_code is not None and message.get("machine") != self.machine_code:
+            return False
+        return self.line_codes is None or message.get("line") in self.line_codes
+
+    def shape(self, message: dict) -> dict:
+        """The message as this page gets it: only the HTML of the tiles it draws."""
+        html = message.get("html") or {}
+        if self.kind == "line" and self.operates and "panel_operate" in html:
+            html = {**html, "panel": html["panel_operate"]}
+        return {**message, "html": {name: html[name] for name in PAGE_TILES[self.kind] if name in html}}
+
+
+def watch_for(user, kind: str, code: str | None) -> Watch:
+    """The watch of `user` on the plant, a line or a machine; Refused(close code) when not allowed."""
+    if kind == "machine":
+        machine = Machine.objects.with_plant().filter(code=code).first()
+        if machine is None:
+            raise Refused(NOT_FOUND)
+        if not can_view_line(user, machine.line):
+            raise Refused(FORBIDDEN)
+        return Watch(kind, (live.machine_group(machine.code),), (machine.line_id,), frozenset({machine.line.code}),
+                     machine.code)
+    if kind == "line":
+        line = Line.objects.filter(code=code).first()
+        if line is None:
+            raise Refused(NOT_FOUND)
+        if not can_view_line(user, line):
+            raise Refused(FORBIDDEN)
+        return Watch(kind, (live.line_group(line.code),), (line.pk,), frozenset({line.code}),
+                     operates=can_operate_line(user, line))
+    role = role_of(user)
+    if role is None:
+        raise Refused(FORBIDDEN)
+    visible = lines_visible_to(user, Line.objects.all())
+    lines = tuple(visible.values_list("pk", flat=True))
+    if role in ("admin", "manager"):
+        return Watch(kind, (live.PLANT_GROUP,), lines, None)
+    # An operator's plant is their lines: listen to those, not to the whole plant.
+    codes = frozenset(visible.values_list("code", flat=True))
+    return Watch(kind, tuple(live.line_group(c) for c in sorted(codes)), lines, codes)
+
+
+def snapshot(watch: Watch) -> list[dict]:
+    """The latest message of every machine the watch covers, as its page gets them."""
+    lines = Line.objects.filter(pk__in=watch.lines).select_related("area__site", "constraint_machine")
+    return [
+        watch.shape(message)
+        for line in lines
+        for message in live.line_snapshot(line)
+        if watch.admits(message)
+    ]
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """`/ws/plant/`, `/ws/lines/<code>/`, `/ws/machines/<code>/`: a snapshot, then coalesced updates.
+
+    Per machine, the latest update wins and at most one is sent per `LIVE_MIN_INTERVAL`
+    seconds; the last one is always sent, so a busy machine slows a screen's updates, never
+    loses its final state.
+    """
+
+    def __init__(self, *args, kind: str = "plant", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if kind not in ("plant", "line", "machine"):
+            raise ValueError(f"kind must be plant, line or machine, not {kind!r}")
+        self.kind = kind
+
+    async def connect(self) -> None:
+        self.watch: Watch | None = None
+        self.pending: dict[str, dict] = {}
+        self.last_sent: dict[str, float] = {}
+        self.newest: dict[str, datetime] = {}
+        self.flushers: dict[str, asyncio.Task] = {}
+        self.min_interval = float(getattr(settings, "LIVE_MIN_INTERVAL", 0.5))
+        # Accept first, then close with a code: a refused handshake reaches the browser as a bare 1006.
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_LOGGED_IN)
+            return
+        code = self.scope.get("url_route", {}).get("kwargs", {}).get("code")
+        try:
+            self.watch = await database_sync_to_async(watch_for)(user, self.kind, code)
+        except Refused as refused:
+            await self.close(code=refused.code)
+            return
+        for group in self.watch.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
+        # Updates that arrive meanwhile wait in the channel: the snapshot always goes first.
+        machines = await database_sync_to_async(snapshot)(self.watch)
+        await self.send_json({"type": "snapshot", "machines": machines})
+
+    async def disconnect(self, code: int) -> None:
+        for task in getattr(self, "flushers", {}).values():
+            task.cancel()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        if text_data is None:
+            await self._error("binary frames are not understood: send JSON text such as {\"type\": \"ping\"}")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError as error:
+            await self._error(f"not valid JSON ({error})")
+            return
+        if not isinstance(content, dict) or "type" not in content:
+            await self._error("a message must be a JSON object with a \"type\"")
+        elif content["type"] == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self._error(f"unknown message type {content['type']!r}: only \"ping\" is understood")
+
+    async def _error(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
+
+    async def machine_update(self, event: dict) -> None:
+        """A machine's new message from `live.broadcast_machines`: keep it as its latest, send when due."""
+        message = event["message"]
+        if self.watch is None or not self.watch.admits(message):
+            return
+        code = message["machine"]
+        ts = datetime.fromisoformat(message["ts"])
+        if code in self.newest and ts < self.newest[code]:
+            return  # computed before one already here: it is older news
+        self.newest[code] = ts
+        self.pending[code] = self.watch.shape(message)
+        if code in self.flushers:
+            return  # its flusher sends the latest when due
+        if self._wait(code) <= 0:
+            await self._send_pending(code)
+        else:
+            self.flushers[code] = asyncio.create_task(self._flush(code))
+
+    def _wait(self, code: str) -> float:
+        loop = asyncio.get_running_loop()
+        return self.last_sent.get(code, -math.inf) + self.min_interval - loop.time()
+
+    async def _flush(self, code: str) -> None:
+        try:
+            while code in self.pending:
+                wait = self._wait(code)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await self._send_pending(code)
+        finally:
+            self.flushers.pop(code, None)
+
+    async def _send_pending(self, code: str) -> None:
+        message = self.pending.pop(code, None)
+        if message is None:
+            return
+        self.last_sent[code] = asyncio.get_running_loop().time()
+        await self.send_json(message)
