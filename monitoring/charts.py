@@ -1,28 +1,29 @@
-"""What the pages chart: state timelines, parts per hour and downtime by reason.
+"""What the screens and the API show of a machine over a period: timeline, stops, downtime, parts per hour.
 
-Times are classified exactly as `monitoring.kpi` does (the same state spans, calendar and
-micro-stop rule), so the downtime of a chart adds up to the unplanned stop time of the OEE.
+Each is a fold over one `kpi.MachinePeriod`, so a chart adds up to the figures of the OEE:
+the downtime of the Pareto is the unplanned stop time, the stops are those the figures count.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from monitoring import kpi
+from monitoring.kpi import MachinePeriod
 from monitoring.lib import oee
-from monitoring.models import CountBucket, Machine, StateInterval
-from planning.schedule import line_calendar
+from monitoring.models import CountBucket
+from planning.models import Machine
+from planning.schedule import LineCalendar
 
-UNEXPLAINED = "Unexplained"
-NO_DATA = "No data"
-SMALL_STOPS = "Small stops"
+
+def instant(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 @dataclass(frozen=True)
-class Stretch:
-    """A stretch of one state on a timeline, with the stop's reason where one was given."""
+class TimelineRow:
+    """A stretch of one state clipped to the period, with the stop's reason where one was given."""
 
     start: datetime
     end: datetime
@@ -31,101 +32,78 @@ class Stretch:
     reason_name: str | None
     fault_code: int | None
 
-    def as_dict(self) -> dict:
-        return {
-            "start": self.start.isoformat(), "end": self.end.isoformat(), "state": self.state,
-            "reason": self.reason, "reason_name": self.reason_name, "fault_code": self.fault_code,
-            "duration_s": (self.end - self.start).total_seconds(),
-        }
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
 
 
-def _stretches_with_spans(
-    machine: Machine, start: datetime, end: datetime, now: datetime,
-) -> list[tuple[Stretch, oee.StateSpan]]:
-    """The machine's stored state rows around [start, end), paired with the spans the KPIs use."""
-    margin = timedelta(seconds=machine.micro_stop_threshold)
-    for _ in range(3):
-        spans = kpi.state_spans(machine, start, end, now)
-        # The same query as kpi.state_spans, for the reason of each span.
-        rows = list(
-            StateInterval.objects.overlapping(start - margin, end + margin)
-            .filter(machine=machine).select_related("reason").order_by("start")
-        )
-        if [row.start.timestamp() for row in rows] == [span.start for span in spans]:
-            break
-        # The pipeline rewrote rows between the two queries: read both again.
-    else:
-        raise RuntimeError(f"the state history of {machine.code} kept changing while being read")
-    pairs = []
-    for row, span in zip(rows, spans):
-        stretch = Stretch(
-            start=_instant(span.start), end=_instant(span.end), state=row.state,
-            reason=row.reason.code if row.reason else None,
-            reason_name=row.reason.name if row.reason else None,
-            fault_code=row.fault_code,
-        )
-        pairs.append((stretch, span))
-    return pairs
+def timeline(period: MachinePeriod) -> list[TimelineRow]:
+    """The machine's states over the period (clipped to it, ending now at the latest); silence is no-data."""
+    start, end = period.start.timestamp(), period.end.timestamp()
+    rows = []
+    for stretch in period.stretches():
+        span = stretch.span
+        a, b = max(span.start, start), min(span.end, end)
+        if a < b:
+            rows.append(TimelineRow(instant(a), instant(b), span.state, span.reason, span.reason_name,
+                                    span.fault_code))
+    return rows
 
 
-def _instant(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+@dataclass(frozen=True)
+class Stop:
+    """A stop (stopped or no data) that overlaps the period, whole, and whether it counts against OEE."""
+
+    start: datetime
+    end: datetime
+    """Where it ends as the figures count it: a stop still going ends now, or where the data stopped."""
+    still_going: bool
+    state: str
+    reason: str | None
+    reason_name: str | None
+    fault_code: int | None
+    unplanned: bool
+    needs_reason: bool
+    """Unplanned and nobody has said why: the operator is asked for a reason."""
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
 
 
-def timeline(machine: Machine, start: datetime, end: datetime, now: datetime) -> list[Stretch]:
-    """The machine's states over [start, min(end, now)), clipped to the period; gaps are no-data."""
-    end = min(end, now)
-    out: list[Stretch] = []
-    cursor = start
-    for stretch, _ in _stretches_with_spans(machine, start, end, now):
-        a, b = max(stretch.start, start), min(stretch.end, end)
-        if b <= a:
+def stops(period: MachinePeriod, asked_end: datetime | None = None) -> list[Stop]:
+    """The stops that overlap the period (up to `asked_end`, which may lie in the future), oldest first."""
+    start = period.start.timestamp()
+    end = (asked_end or period.end).timestamp()
+    rows = []
+    for stretch in period.stretches():
+        span = stretch.span
+        if span.state == oee.RUNNING or span.start >= end or (span.end <= start and not span.still_going):
             continue
-        if a > cursor:
-            out.append(Stretch(cursor, a, oee.NO_DATA, None, None, None))
-        out.append(Stretch(a, b, stretch.state, stretch.reason, stretch.reason_name, stretch.fault_code))
-        cursor = b
-    if out and cursor < end:
-        out.append(Stretch(cursor, end, oee.NO_DATA, None, None, None))
-    return out
+        rows.append(Stop(
+            instant(span.start), instant(span.end), span.still_going, span.state, span.reason, span.reason_name,
+            span.fault_code, stretch.unplanned, stretch.needs_reason,
+        ))
+    return rows
 
 
-def downtime_by_reason(machines: list[Machine], start: datetime, end: datetime, now: datetime) -> dict[str, float]:
-    """Seconds of stop per reason name inside planned production time, largest first.
+def downtime_by_reason(
+    machines: list[Machine], start: datetime, end: datetime, now: datetime, calendar: LineCalendar | None = None,
+) -> dict[str, float]:
+    """Seconds of stop per reason name of several machines inside planned production time, largest first.
 
-    Unplanned stops (including unexplained and no-data time) add up to the KPIs'
+    Unplanned stops (including unexplained and no-data time) add up to the figures'
     `unplanned_stop_s`; stops shorter than the micro-stop threshold are one entry, "Small stops".
     """
     totals: dict[str, float] = defaultdict(float)
-    clipped_end = min(end, now)
-    if clipped_end <= start:
-        return {}
-    calendars = {}
+    calendars: dict[int, LineCalendar] = {}
     for machine in machines:
-        if machine.line_id not in calendars:
-            calendars[machine.line_id] = line_calendar(machine.line, start, clipped_end)
-        calendar = calendars[machine.line_id]
-        scheduled = oee.intersect(oee.union(calendar.scheduled), [(start.timestamp(), clipped_end.timestamp())])
-        production = oee.subtract(scheduled, oee.intersect(oee.union(calendar.planned), scheduled))
-        pairs = _stretches_with_spans(machine, start, clipped_end, now)
-        episodes = oee.stop_episode_lengths([span for _, span in pairs])
-        covered = 0.0
-        for (stretch, span), length in zip(pairs, episodes):
-            seconds = oee.total(oee.intersect([(span.start, span.end)], production))
-            if seconds <= 0:
-                continue
-            covered += seconds
-            if span.state == oee.RUNNING or (span.state == oee.STOPPED and span.planned):
-                continue
-            if span.state == oee.STOPPED and length < machine.micro_stop_threshold:
-                totals[SMALL_STOPS] += seconds
-            elif span.state == oee.STOPPED:
-                totals[stretch.reason_name or UNEXPLAINED] += seconds
-            else:
-                totals[NO_DATA] += seconds
-        uncovered = oee.total(production) - covered
-        if uncovered > 0:
-            totals[NO_DATA] += uncovered
+        period = MachinePeriod(machine, start, end, now, calendar or calendars.get(machine.line_id))
+        if period.empty:
+            continue
+        calendars[machine.line_id] = period.calendar
+        for reason, seconds in period.downtime().items():
+            totals[reason] += seconds
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 

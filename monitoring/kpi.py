@@ -1,7 +1,9 @@
-"""OEE of machines and lines over a period, from stored intervals and count buckets (DESIGN.md §4).
+"""OEE of machines and lines over a period, from the stored projection (DESIGN.md §4).
 
-The arithmetic is in `monitoring.lib.oee`; this module only reads rows and hands plain
-values to it. Every page, the API and the report go through here, so they agree.
+`MachinePeriod` reads one machine's state intervals over a period once and answers every
+question about them through `monitoring.lib.oee`: the OEE's times, the downtime by reason,
+the stops and the timeline. Pages, reports, the API and the live stream all go through here,
+so they agree.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from monitoring.lib import oee
+from monitoring.lib.spans import Span, SpanIndex, union
 from monitoring.lib.states import GAP_INTERVALS
-from monitoring.models import CountBucket, Line, LossCategory, Machine, Observation, StateInterval
+from monitoring.models import CountBucket, MachineStatus, Observation, StateInterval
+from planning.models import Line, LossCategory, Machine, ideal_cycle_times
 from planning.schedule import LineCalendar, line_calendar
 
 
@@ -51,12 +56,6 @@ class Result:
 EMPTY = Result(oee.TimeBreakdown(), oee.Production())
 
 
-def _clip(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
-    """Periods end at `now`: the future has no time in it yet."""
-    end = min(end, now)
-    return start, max(end, start)
-
-
 def data_ends_at(machine: Machine, now: datetime) -> datetime | None:
     """When the machine's data stops counting: three expected intervals after its last observation, or now."""
     last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"]
@@ -65,57 +64,98 @@ def data_ends_at(machine: Machine, now: datetime) -> datetime | None:
     return min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval))
 
 
-def state_spans(machine: Machine, start: datetime, end: datetime, now: datetime) -> list[oee.StateSpan]:
-    """The machine's state spans around [start, end); the open one ends when data stopped coming."""
-    margin = timedelta(seconds=machine.micro_stop_threshold)
-    rows = (
-        StateInterval.objects.overlapping(start - margin, end + margin).filter(machine=machine)
-        .order_by("start").values_list("start", "end", "state", "reason__planned", "reason__loss_category")
-    )
-    spans: list[oee.StateSpan] = []
-    for row_start, row_end, state, planned, loss_category in rows.iterator(chunk_size=5000):
-        if row_end is None:
-            row_end = max(data_ends_at(machine, now) or row_start, row_start)
-        spans.append(oee.StateSpan(
-            start=row_start.timestamp(), end=row_end.timestamp(), state=state,
-            planned=bool(planned), loss_category=loss_category,
-        ))
-    return spans
+class MachinePeriod:
+    """One machine over [start, end), clipped at now: its state spans read once, and every fold over them."""
+
+    def __init__(
+        self, machine: Machine, start: datetime, end: datetime, now: datetime | None = None,
+        calendar: LineCalendar | None = None,
+    ) -> None:
+        self.machine = machine
+        self.now = now or timezone.now()
+        # The future has no time in it yet.
+        self.start, self.end = start, max(min(end, self.now), start)
+        self._calendar = calendar
+
+    @property
+    def empty(self) -> bool:
+        return self.end <= self.start
+
+    @cached_property
+    def calendar(self) -> LineCalendar:
+        return self._calendar or line_calendar(self.machine.line, self.start, self.end)
+
+    @cached_property
+    def spans(self) -> list[oee.StateSpan]:
+        """The machine's state spans around the period (a micro-stop threshold either side, for whole stops)."""
+        machine, now = self.machine, self.now
+        margin = timedelta(seconds=machine.micro_stop_threshold)
+        rows = (
+            StateInterval.objects.overlapping(self.start - margin, self.end + margin).filter(machine=machine)
+            .order_by("start")
+            .values_list("start", "end", "state", "reason__code", "reason__name", "reason__planned",
+                         "reason__loss_category", "fault_code")
+        )
+        spans = []
+        for start, end, state, reason, reason_name, planned, loss_category, fault_code in rows.iterator(5000):
+            still_going = False
+            if end is None:
+                # The newest interval lasts while data comes; the figures stop where it stopped.
+                end = max(data_ends_at(machine, now) or start, start)
+                still_going = end >= now
+            if state == MachineStatus.NO_DATA:
+                reason, reason_name = oee.NO_DATA_REASON, oee.NO_DATA_LABEL
+            spans.append(oee.StateSpan(
+                start=start.timestamp(), end=end.timestamp(), state=state, planned=bool(planned),
+                loss_category=loss_category, reason=reason, reason_name=reason_name, fault_code=fault_code,
+                still_going=still_going,
+            ))
+        return spans
+
+    @cached_property
+    def classification(self) -> oee.Classification:
+        calendar = self.calendar
+        return oee.classify(
+            (self.start.timestamp(), self.end.timestamp()), calendar.scheduled, calendar.planned, self.spans,
+            self.machine.micro_stop_threshold,
+        )
+
+    def result(self) -> Result:
+        """Times and production over the period."""
+        if self.empty:
+            return EMPTY
+        times = oee.time_breakdown(self.classification)
+        return Result(times, production(self.machine, self.start, self.end, self.startup_spans()))
+
+    def downtime(self) -> dict[str, float]:
+        """Seconds of stop per reason name inside planned production time (see `oee.downtime_by_reason`)."""
+        return {} if self.empty else oee.downtime_by_reason(self.classification)
+
+    def stretches(self) -> list[oee.Stretch]:
+        """Every state around the period in time order; the time none covers inside it is no-data."""
+        return oee.stretches(self.spans, self.start.timestamp(), self.end.timestamp(), self.now.timestamp(),
+                             self.machine.micro_stop_threshold)
+
+    def startup_spans(self) -> list[Span]:
+        """Windows after each start of scheduled time and each setup stop in which rejects are startup rejects."""
+        window = self.machine.startup_window
+        calendar = self.calendar
+        # A machine starts up when scheduled time begins after unscheduled time, not at each shift change.
+        starts = [] if calendar.around_the_clock else [s for s, _ in union(calendar.scheduled)]
+        starts += [s.end for s in self.spans
+                   if s.state != oee.RUNNING and s.loss_category == LossCategory.SETUP_ADJUSTMENTS]
+        return union((s, s + window) for s in starts)
 
 
-def _cycle_times(machine: Machine, order_ids: set[int]) -> dict[int | None, float]:
-    from planning.models import ProductCycleTime, WorkOrder
-
-    times: dict[int | None, float] = {None: machine.default_ideal_cycle_time}
-    products = dict(WorkOrder.objects.filter(pk__in=order_ids).values_list("pk", "product_id"))
-    per_product = dict(
-        ProductCycleTime.objects.filter(machine=machine, product_id__in=set(products.values()))
-        .values_list("product_id", "ideal_cycle_time")
-    )
-    for order_id, product_id in products.items():
-        times[order_id] = per_product.get(product_id, machine.default_ideal_cycle_time)
-    return times
-
-
-def startup_spans(machine: Machine, calendar: LineCalendar, states: list[oee.StateSpan]) -> list[oee.Span]:
-    """Windows after each shift start and each setup stop in which rejects are startup rejects."""
-    window = machine.startup_window
-    # A machine starts up when scheduled time begins after unscheduled time, not at each shift change.
-    starts = [] if calendar.around_the_clock else [s for s, _ in oee.union(calendar.scheduled)]
-    starts += [s.end for s in states if s.state != oee.RUNNING and s.loss_category == LossCategory.SETUP_ADJUSTMENTS]
-    return oee.union((s, s + window) for s in starts)
-
-
-def production(
-    machine: Machine, start: datetime, end: datetime, startup: list[oee.Span],
-) -> oee.Production:
+def production(machine: Machine, start: datetime, end: datetime, startup: list[Span]) -> oee.Production:
+    """Parts made on the machine in [start, end) at their orders' ideal cycle times; rejects in `startup` are startup rejects."""
     buckets = CountBucket.objects.filter(machine=machine, minute__gte=start, minute__lt=end)
     sums = list(
         buckets.values("work_order_id").annotate(
             total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
         )
     )
-    cycle = _cycle_times(machine, {row["work_order_id"] for row in sums if row["work_order_id"]})
+    cycle = ideal_cycle_times(machine, {row["work_order_id"] for row in sums if row["work_order_id"]})
     result = oee.Production()
     for row in sums:
         ict = cycle[row["work_order_id"]]
@@ -126,7 +166,7 @@ def production(
         )
     startup_reject = startup_seconds = 0
     if startup and (result.reject or result.total):
-        startup_index = oee.SpanIndex(startup)
+        startup_index = SpanIndex(startup)
         # Only minutes that can hold rejects: with a good-part counter that is every minute with parts.
         may_reject = {
             "reject_count": Q(reject_count__gt=0) | Q(scrap_count__gt=0),
@@ -153,17 +193,7 @@ def machine_result(
     calendar: LineCalendar | None = None,
 ) -> Result:
     """Times and production of one machine over [start, end) (clipped at now)."""
-    now = now or timezone.now()
-    start, end = _clip(start, end, now)
-    if end <= start:
-        return EMPTY
-    calendar = calendar or line_calendar(machine.line, start, end)
-    states = state_spans(machine, start, end, now)
-    times = oee.classify_time(
-        (start.timestamp(), end.timestamp()), calendar.scheduled, calendar.planned, states,
-        machine.micro_stop_threshold,
-    )
-    return Result(times, production(machine, start, end, startup_spans(machine, calendar, states)))
+    return MachinePeriod(machine, start, end, now, calendar).result()
 
 
 def machines_result(machines: list[Machine], start: datetime, end: datetime, now: datetime | None = None) -> Result:
@@ -172,29 +202,27 @@ def machines_result(machines: list[Machine], start: datetime, end: datetime, now
     calendars: dict[int, LineCalendar] = {}
     total = EMPTY
     for machine in machines:
-        if machine.line_id not in calendars:
-            calendars[machine.line_id] = line_calendar(machine.line, *_clip(start, end, now))
-        total += machine_result(machine, start, end, now, calendars[machine.line_id])
+        period = MachinePeriod(machine, start, end, now, calendars.get(machine.line_id))
+        if period.empty:
+            continue
+        calendars[machine.line_id] = period.calendar
+        total += period.result()
     return total
 
 
 def line_result(line: Line, start: datetime, end: datetime, now: datetime | None = None) -> Result:
-    """A line's OEE is its constraint machine's; without one, the sum of its machines."""
-    if line.constraint_machine_id:
-        return machine_result(line.constraint_machine, start, end, now)
-    return machines_result(list(line.machines.enabled().with_plant()), start, end, now)
+    """A line's OEE: the sum of its subject machines (its constraint machine, else all of them)."""
+    return machines_result(line.subject_machines(), start, end, now)
 
 
 def per_shift(machine: Machine, start: datetime, end: datetime, now: datetime | None = None) -> list[tuple]:
     """[(shift window, Result)] for every shift occurrence of the machine's line within [start, end)."""
     now = now or timezone.now()
     calendar = line_calendar(machine.line, start, end)
-    rows = []
-    for window in calendar.windows:
-        if window.start >= now:
-            continue
-        rows.append((window, machine_result(machine, max(window.start, start), min(window.end, end), now, calendar)))
-    return rows
+    return [
+        (window, machine_result(machine, max(window.start, start), min(window.end, end), now, calendar))
+        for window in calendar.windows if window.start < now
+    ]
 
 
 def group_by(results: list[tuple[object, Result]]) -> dict[object, Result]:

@@ -1,30 +1,16 @@
-"""The ERP-facing REST API: OEE results over a period (DESIGN.md §1, "ERP / IT systems")."""
+"""The results API: OEE over a period (DESIGN.md §1, "ERP / IT systems")."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring import kpi
-from monitoring.models import Line, Machine
-from monitoring.permissions import lines_visible_to
-
-
-def _instant(params, name: str) -> datetime:
-    raw = params.get(name)
-    if not raw:
-        raise ValidationError({name: f"{name} is required: an ISO 8601 date-time with a UTC offset."})
-    value = parse_datetime(raw.replace(" ", "+")) if raw else None
-    if value is None:
-        raise ValidationError({name: f"{name}={raw!r} is not an ISO 8601 date-time."})
-    if value.tzinfo is None:
-        raise ValidationError({name: f"{name}={raw!r} has no UTC offset (add Z or +01:00)."})
-    return value
+from monitoring.api.params import required_instant
+from planning.models import Line, Machine
+from planning.permissions import lines_visible_to
 
 
 class OeeView(APIView):
@@ -35,7 +21,7 @@ class OeeView(APIView):
         machine_code, line_code = params.get("machine"), params.get("line")
         if bool(machine_code) == bool(line_code):
             raise ValidationError({"machine": "Give exactly one of machine=CODE or line=CODE."})
-        start, end = _instant(params, "start"), _instant(params, "end")
+        start, end = required_instant(params, "start"), required_instant(params, "end")
         if end <= start:
             raise ValidationError({"end": "end must be after start."})
         visible = lines_visible_to(request.user, Line.objects.all())
@@ -50,10 +36,7 @@ class OeeView(APIView):
             if line is None:
                 raise ValidationError({"line": f"No line {line_code!r} that you may see."})
             result = kpi.line_result(line, start, end)
-            subject = {
-                "line": line.code,
-                "machine": line.constraint_machine.code if line.constraint_machine else None,
-            }
+            subject = {"line": line.code, "machine": line.constraint_machine.code if line.constraint_machine else None}
         return Response({
             **subject, "start": start.isoformat(), "end": end.isoformat(), **result.as_dict(),
         })

@@ -2,28 +2,27 @@
 
 Reading needs a line the user may see (`lines_visible_to`; otherwise 404). Giving reasons and
 entering scrap needs an operator of the machine's line or an admin (`can_operate_line`; otherwise 403).
-Times of stops and intervals are those of `kpi.state_spans`, so the screens equal `/api/v1/oee/`.
+Stops and intervals are folds over `kpi.MachinePeriod`, so the screens equal `/api/v1/oee/`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError as DomainError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import actions, kpi
-from monitoring.lib import oee
-from monitoring.live import NO_DATA_NAME, NO_DATA_REASON, iso
-from monitoring.models import DowntimeReason, Event, Line, Machine, MachineStatus, StateInterval
-from monitoring.permissions import can_operate_line, lines_visible_to
+from monitoring import actions, charts, kpi
+from monitoring.api.params import parse_instant
+from monitoring.lib.instants import iso
+from monitoring.models import Event
+from planning.models import DowntimeReason, Line, Machine
+from planning.permissions import can_operate_line, lines_visible_to
 from planning.schedule import current_shift
 
 # The period a screen gets when it names none and the line has no shift running now.
@@ -34,23 +33,12 @@ MAX_EVENTS = 1000
 
 # --- reading requests ---------------------------------------------------------------------------
 
-def _parse_instant(raw: object, name: str) -> datetime:
-    if not isinstance(raw, str):
-        raise ValidationError({name: f"{name} must be an ISO 8601 date-time string, got {raw!r}."})
-    value = parse_datetime(raw.strip().replace(" ", "+"))
-    if value is None:
-        raise ValidationError({name: f"{name}={raw!r} is not an ISO 8601 date-time."})
-    if value.tzinfo is None:
-        raise ValidationError({name: f"{name}={raw!r} has no UTC offset (add Z or +01:00)."})
-    return value.astimezone(UTC)
-
-
 def _period(machine: Machine, params, now: datetime) -> tuple[datetime, datetime]:
     """[start, end) from the query, each defaulting to the current shift (else the last 8 hours)."""
     shift = current_shift(machine.line, now)
     default_start, default_end = (shift.start, shift.end) if shift else (now - FALLBACK_PERIOD, now)
-    start = _parse_instant(params["start"], "start") if params.get("start") else default_start
-    end = _parse_instant(params["end"], "end") if params.get("end") else default_end
+    start = parse_instant(params["start"], "start") if params.get("start") else default_start
+    end = parse_instant(params["end"], "end") if params.get("end") else default_end
     if end <= start:
         raise ValidationError({"end": "end must be after start."})
     if end - start > LONGEST_PERIOD:
@@ -95,91 +83,26 @@ def _domain_call(function, *args, **kwargs):
 
 # --- a machine's states around a period --------------------------------------------------------
 
-@dataclass(frozen=True)
-class Stretch:
-    """A stretch of one state: a stored interval, or time no interval covers (no-data)."""
-
-    start: datetime
-    end: datetime
-    """Where it ends as the figures count it: an open interval ends now, or where the data stopped."""
-    open: bool
-    state: str
-    reason: DowntimeReason | None
-    fault_code: int | None
-    unplanned: bool
-
-    @property
-    def reason_fields(self) -> dict:
-        if self.state == MachineStatus.NO_DATA:
-            return {"reason": NO_DATA_REASON, "reason_name": NO_DATA_NAME}
-        return {"reason": self.reason.code if self.reason else None,
-                "reason_name": self.reason.name if self.reason else None}
-
-
-def stretches(machine: Machine, start: datetime, end: datetime, now: datetime) -> list[Stretch]:
-    """The machine's states around [start, end) in time order, with gaps inside it filled as no-data."""
-    spans = kpi.state_spans(machine, start, end, now)
-    by_start = {span.start: (span, length) for span, length in zip(spans, oee.stop_episode_lengths(spans))}
-    margin = timedelta(seconds=machine.micro_stop_threshold)
-    rows = (
-        StateInterval.objects.overlapping(start - margin, end + margin)
-        .filter(machine=machine).select_related("reason").order_by("start")
-    )
-    limit = min(end, now)
-    result: list[Stretch] = []
-    cursor = start
-
-    def fill_gap(until: datetime) -> None:
-        gap_start, gap_end = max(cursor, start), min(until, limit)
-        if gap_start < gap_end:
-            result.append(Stretch(gap_start, gap_end, gap_end >= now, MachineStatus.NO_DATA, None, None, True))
-
-    for row in rows:
-        span, length = by_start.get(row.start.timestamp(), (None, 0.0))
-        if row.end is not None:
-            row_end = row.end
-        elif span is not None:
-            row_end = datetime.fromtimestamp(span.end, UTC)
-        else:
-            row_end = now  # written after the spans were read: it is the newest
-        fill_gap(row.start)
-        if row.state == MachineStatus.RUNNING:
-            unplanned = False
-        elif row.state == MachineStatus.NO_DATA:
-            unplanned = True
-        else:
-            unplanned = not (row.reason and row.reason.planned) and length >= machine.micro_stop_threshold
-        result.append(Stretch(row.start, row_end, row.end is None and row_end >= now, row.state, row.reason,
-                              row.fault_code, unplanned))
-        cursor = max(cursor, row_end)
-    fill_gap(limit)
-    return result
-
 
 def stops(machine: Machine, start: datetime, end: datetime, now: datetime) -> list[dict]:
     """The stops (stopped or no-data) that overlap [start, end), whole, oldest first."""
-    rows = []
-    for s in stretches(machine, start, end, now):
-        if s.state == MachineStatus.RUNNING or s.start >= end or (s.end <= start and not s.open):
-            continue
-        rows.append({
-            "start": iso(s.start), "end": None if s.open else iso(s.end),
-            "duration_s": (s.end - s.start).total_seconds(), "state": s.state, **s.reason_fields,
-            "fault_code": s.fault_code, "unplanned": s.unplanned,
-            "unexplained": s.state == MachineStatus.STOPPED and s.reason is None and s.unplanned,
-        })
-    return rows
+    return [
+        {
+            "start": iso(s.start), "end": None if s.still_going else iso(s.end), "duration_s": s.duration_s,
+            "state": s.state, "reason": s.reason, "reason_name": s.reason_name, "fault_code": s.fault_code,
+            "unplanned": s.unplanned, "unexplained": s.needs_reason,
+        }
+        for s in charts.stops(kpi.MachinePeriod(machine, start, end, now), asked_end=end)
+    ]
 
 
 def timeline(machine: Machine, start: datetime, end: datetime, now: datetime) -> list[dict]:
     """The machine's states clipped to [start, min(end, now))."""
-    limit = min(end, now)
-    rows = []
-    for s in stretches(machine, start, end, now):
-        a, b = max(s.start, start), min(s.end, limit)
-        if a < b:
-            rows.append({"start": iso(a), "end": iso(b), "state": s.state, **s.reason_fields})
-    return rows
+    return [
+        {"start": iso(row.start), "end": iso(row.end), "state": row.state, "reason": row.reason,
+         "reason_name": row.reason_name}
+        for row in charts.timeline(kpi.MachinePeriod(machine, start, end, now))
+    ]
 
 
 def _event_json(event: Event) -> dict:
@@ -187,14 +110,32 @@ def _event_json(event: Event) -> dict:
             "user": event.user.get_username() if event.user else None}
 
 
-def reason_tree() -> list[dict]:
-    """Groups with their reasons (a reason with no group stands alone with no children)."""
+def reason_tree(purpose: str | None = None) -> list[dict]:
+    """Groups with their reasons (a reason with no group stands alone with no children).
+
+    For `purpose` "stop", only what a stop may be given; for "scrap", the reasons scrap may be
+    entered with, as a flat list. The screens show exactly this.
+    """
     reasons = list(DowntimeReason.objects.order_by("code"))
+    if purpose == "scrap":
+        eligible = set(DowntimeReason.objects.for_scrap().values_list("pk", flat=True))
+        parents = {r.parent_id for r in reasons}
+        return [_reason_json(r, []) for r in reasons if r.pk in eligible and r.pk not in parents]
+    eligible = set(DowntimeReason.objects.for_stops().values_list("pk", flat=True)) if purpose == "stop" else None
     children: dict[int, list[dict]] = {}
+    has_children = set()
     for reason in reasons:
         if reason.parent_id is not None:
-            children.setdefault(reason.parent_id, []).append(_reason_json(reason, []))
-    return [_reason_json(r, children.get(r.pk, [])) for r in reasons if r.parent_id is None]
+            has_children.add(reason.parent_id)
+            if eligible is None or reason.pk in eligible:
+                children.setdefault(reason.parent_id, []).append(_reason_json(reason, []))
+    return [
+        _reason_json(r, children.get(r.pk, []))
+        for r in reasons
+        if r.parent_id is None and (
+            eligible is None or r.pk in children or (r.pk in eligible and r.pk not in has_children)
+        )
+    ]
 
 
 def _reason_json(reason: DowntimeReason, children: list[dict]) -> dict:
@@ -243,10 +184,13 @@ class EventsView(APIView):
 
 
 class ReasonsView(APIView):
-    """GET /api/v1/reasons/ → the reason tree, for the screens' buttons."""
+    """GET /api/v1/reasons/?for=stop|scrap → the reason tree (of what a stop, or scrap, may be given)."""
 
     def get(self, request: Request) -> Response:
-        return Response(reason_tree())
+        purpose = request.query_params.get("for")
+        if purpose not in (None, "", "stop", "scrap"):
+            raise ValidationError({"for": f"for={purpose!r}: give stop, scrap, or leave it out for every reason."})
+        return Response(reason_tree(purpose or None))
 
 
 class AssignReasonView(APIView):
@@ -257,12 +201,12 @@ class AssignReasonView(APIView):
         data = _object(request)
         if data.get("stop_start") in (None, ""):
             raise ValidationError({"stop_start": "stop_start is required: the start of the stop, as listed."})
-        stop_start = _parse_instant(data["stop_start"], "stop_start")
+        stop_start = parse_instant(data["stop_start"], "stop_start")
         reason = data.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError({"reason": "reason is required: a reason code."})
         split_at = data.get("split_at")
-        split_at = _parse_instant(split_at, "split_at") if split_at not in (None, "") else None
+        split_at = parse_instant(split_at, "split_at") if split_at not in (None, "") else None
         event = _domain_call(actions.assign_reason, machine, stop_start, reason.strip(), request.user, split_at)
         now = timezone.now()
         start, end = _period(machine, {}, now)

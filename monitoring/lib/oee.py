@@ -1,16 +1,21 @@
-"""OEE arithmetic (DESIGN.md §4): time categories, A/P/Q/OEE/TEEP and the six big losses.
+"""OEE arithmetic (DESIGN.md §4): the classification of time, A/P/Q/OEE/TEEP and the six big losses.
 
 Pure: no Django. Times are seconds since the epoch (floats); a span is [start, end).
-Aggregates are built by adding `TimeBreakdown`s and `Production`s, never by averaging ratios.
+`classify` is the one rule that says what each second of a machine's time was; the OEE times
+(`time_breakdown`), the downtime Pareto (`downtime_by_reason`) and the stop list and timeline
+(`stretches`) are folds over it. Aggregates are built by adding `TimeBreakdown`s and
+`Production`s, never by averaging ratios.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
-from monitoring.lib.states import NO_DATA, RUNNING, STOPPED  # noqa: F401  (the values of StateSpan.state)
+from monitoring.lib.spans import Span, SpanIndex, intersect, subtract, total, union
+from monitoring.lib.states import NO_DATA, RUNNING, STOPPED
+from planning.lib.reasons import NO_DATA_REASON
 
 EQUIPMENT_FAILURE = "equipment_failure"
 SETUP_ADJUSTMENTS = "setup_adjustments"
@@ -22,17 +27,36 @@ SIX_BIG_LOSSES = (
     EQUIPMENT_FAILURE, SETUP_ADJUSTMENTS, SMALL_STOPS, REDUCED_SPEED, PRODUCTION_REJECTS, STARTUP_REJECTS,
 )
 
-Span = tuple[float, float]
+# What a second of planned production time was.
+RUN = "run"
+SMALL_STOP = "small_stop"
+"""A stop shorter than the micro-stop threshold: run time, lost to performance."""
+PLANNED_STOP = "planned_stop"
+UNPLANNED_STOP = "unplanned_stop"
+NO_DATA_TIME = "no_data"
+UNPLANNED = (UNPLANNED_STOP, NO_DATA_TIME)
+
+# How time without data, unexplained stops and small stops are named where stops are listed.
+NO_DATA_LABEL = "No data"
+UNEXPLAINED_LABEL = "Unexplained"
+SMALL_STOPS_LABEL = "Small stops"
 
 
 @dataclass(frozen=True)
 class StateSpan:
+    """A stretch of one state of one machine, with the stop's reason where one was given."""
+
     start: float
     end: float
     state: str
     planned: bool = False
     loss_category: str | None = None
     """Loss category of the stop's reason; None while unexplained."""
+    reason: str | None = None
+    reason_name: str | None = None
+    fault_code: int | None = None
+    still_going: bool = False
+    """It has not ended: it reaches the present."""
 
 
 class _Summable:
@@ -84,77 +108,6 @@ class Figures:
     reject_parts: dict[str, int]
 
 
-def union(spans: Iterable[Span]) -> list[Span]:
-    """Sorted, disjoint, merged spans; empty ones dropped."""
-    merged: list[list[float]] = []
-    for start, end in sorted(s for s in spans if s[1] > s[0]):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(a, b) for a, b in merged]
-
-
-def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
-    """Intersection of two sorted disjoint span lists."""
-    out: list[Span] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if start < end:
-            out.append((start, end))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def subtract(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
-    """`a` minus `b`, both sorted and disjoint."""
-    out: list[Span] = []
-    j = 0
-    for start, end in a:
-        cursor = start
-        while j < len(b) and b[j][1] <= cursor:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] < end:
-            if b[k][0] > cursor:
-                out.append((cursor, b[k][0]))
-            cursor = max(cursor, b[k][1])
-            k += 1
-        if cursor < end:
-            out.append((cursor, end))
-    return out
-
-
-def total(spans: Iterable[Span]) -> float:
-    return sum(end - start for start, end in spans)
-
-
-class SpanIndex:
-    """Questions about a sorted, disjoint span list, answered by bisection."""
-
-    def __init__(self, spans: Sequence[Span]) -> None:
-        self.spans = spans
-        self.starts = [s for s, _ in spans]
-
-    def overlap(self, start: float, end: float) -> float:
-        i = max(bisect_right(self.starts, start) - 1, 0)
-        covered = 0.0
-        while i < len(self.spans) and self.spans[i][0] < end:
-            a, b = max(self.spans[i][0], start), min(self.spans[i][1], end)
-            if a < b:
-                covered += b - a
-            i += 1
-        return covered
-
-    def contains(self, ts: float) -> bool:
-        i = bisect_right(self.starts, ts) - 1
-        return i >= 0 and ts < self.spans[i][1]
-
-
 def stop_episode_lengths(states: Sequence[StateSpan]) -> list[float]:
     """For each span, the length of the whole stop it belongs to (consecutive non-running spans)."""
     lengths = [0.0] * len(states)
@@ -173,6 +126,110 @@ def stop_episode_lengths(states: Sequence[StateSpan]) -> list[float]:
     return lengths
 
 
+def kind_of(span: StateSpan, episode: float, micro_stop_threshold: float) -> str:
+    """What a state span is worth inside planned production time.
+
+    A stop whose reason is planned is a planned stop. Otherwise a stop is unplanned when its
+    whole episode (which may reach outside any period) lasts at least `micro_stop_threshold`;
+    a shorter one stays in run time as a small stop. No-data is always unplanned: lost data
+    never inflates OEE.
+    """
+    if span.state == RUNNING:
+        return RUN
+    if span.state == STOPPED and span.planned:
+        return PLANNED_STOP
+    if span.state == STOPPED:
+        return SMALL_STOP if episode < micro_stop_threshold else UNPLANNED_STOP
+    return NO_DATA_TIME
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of planned production time and what it was."""
+
+    start: float
+    end: float
+    kind: str
+    span: StateSpan | None
+    """The state span it lies in; None where no state span covers it (no data)."""
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A machine's time over a period: the calendar's totals and its planned production time in pieces."""
+
+    all_time: float
+    scheduled: float
+    planned_calendar: float
+    """Breaks and holidays inside scheduled time."""
+    pieces: tuple[Piece, ...]
+    """Planned production time (scheduled time minus breaks and holidays), in time order."""
+
+
+def classify(
+    period: Span,
+    scheduled: Iterable[Span],
+    planned_windows: Iterable[Span],
+    states: Sequence[StateSpan],
+    micro_stop_threshold: float,
+) -> Classification:
+    """Split `period` into the time categories of DESIGN.md §4.
+
+    `states` are sorted and do not overlap; time they do not cover counts as no-data.
+    """
+    start, end = period
+    scheduled_spans = intersect(union(scheduled), [(start, end)])
+    planned_calendar = intersect(union(planned_windows), scheduled_spans)
+    production = subtract(scheduled_spans, planned_calendar)
+    index = SpanIndex(production)
+    pieces: list[Piece] = []
+    for span, episode in zip(states, stop_episode_lengths(states)):
+        kind = kind_of(span, episode, micro_stop_threshold)
+        pieces += [Piece(a, b, kind, span) for a, b in index.clip(span.start, span.end)]
+    covered = union((piece.start, piece.end) for piece in pieces)
+    pieces += [Piece(a, b, NO_DATA_TIME, None) for a, b in subtract(production, covered)]
+    pieces.sort(key=lambda piece: piece.start)
+    return Classification(
+        all_time=max(end - start, 0.0), scheduled=total(scheduled_spans),
+        planned_calendar=total(planned_calendar), pieces=tuple(pieces),
+    )
+
+
+def time_breakdown(classification: Classification) -> TimeBreakdown:
+    """The seconds of each time category: the OEE's times."""
+    run = small = planned_reason = setup = failure = unexplained = no_data = 0.0
+    for piece in classification.pieces:
+        seconds = piece.seconds
+        if piece.kind == RUN:
+            run += seconds
+        elif piece.kind == SMALL_STOP:
+            run += seconds
+            small += seconds
+        elif piece.kind == PLANNED_STOP:
+            planned_reason += seconds
+        elif piece.kind == UNPLANNED_STOP:
+            if piece.span.loss_category == SETUP_ADJUSTMENTS:
+                setup += seconds
+            else:
+                failure += seconds
+            if piece.span.loss_category is None:
+                unexplained += seconds
+        else:
+            failure += seconds
+            no_data += seconds
+    planned_stop = classification.planned_calendar + planned_reason
+    return TimeBreakdown(
+        all_time=classification.all_time, scheduled=classification.scheduled, planned_stop=planned_stop,
+        planned_production=classification.scheduled - planned_stop, unplanned_stop=failure + setup, run=run,
+        small_stop=small, equipment_failure=failure, setup_adjustments=setup, unexplained=unexplained,
+        no_data=no_data,
+    )
+
+
 def classify_time(
     period: Span,
     scheduled: Iterable[Span],
@@ -180,57 +237,80 @@ def classify_time(
     states: Sequence[StateSpan],
     micro_stop_threshold: float,
 ) -> TimeBreakdown:
-    """Split `period` into the time categories of DESIGN.md §4.
+    """The seconds of each time category of DESIGN.md §4 over `period` (see `classify`)."""
+    return time_breakdown(classify(period, scheduled, planned_windows, states, micro_stop_threshold))
 
-    `states` are sorted, non-overlapping; time they do not cover counts as no-data. A stop
-    is unplanned when its whole episode (which may reach outside the period) lasts at least
-    `micro_stop_threshold`; a shorter one stays in run time as a small stop. No-data is
-    always unplanned: lost data never inflates OEE.
+
+def downtime_by_reason(classification: Classification) -> dict[str, float]:
+    """Seconds of stop per reason name inside planned production time.
+
+    Unplanned stops (unexplained and no-data time included) add up to `unplanned_stop`; stops
+    shorter than the micro-stop threshold are one entry, "Small stops".
     """
-    start, end = period
-    all_time = max(end - start, 0.0)
-    scheduled_spans = intersect(union(scheduled), [(start, end)])
-    planned_calendar = intersect(union(planned_windows), scheduled_spans)
-    production_spans = subtract(scheduled_spans, planned_calendar)
-    cover = SpanIndex(production_spans)
-    episode = stop_episode_lengths(states)
+    totals: dict[str, float] = defaultdict(float)
+    for piece in classification.pieces:
+        if piece.kind == SMALL_STOP:
+            totals[SMALL_STOPS_LABEL] += piece.seconds
+        elif piece.kind == UNPLANNED_STOP:
+            totals[piece.span.reason_name or UNEXPLAINED_LABEL] += piece.seconds
+        elif piece.kind == NO_DATA_TIME:
+            totals[NO_DATA_LABEL] += piece.seconds
+    return dict(totals)
 
-    planned_reason = run = small = failure = setup = unexplained = no_data = 0.0
-    covered = 0.0
-    for span, length in zip(states, episode):
-        seconds = cover.overlap(span.start, span.end)
-        if seconds <= 0:
-            continue
-        covered += seconds
-        if span.state == RUNNING:
-            run += seconds
-        elif span.state == STOPPED and span.planned:
-            planned_reason += seconds
-        elif span.state == STOPPED and length < micro_stop_threshold:
-            run += seconds
-            small += seconds
-        elif span.state == STOPPED:
-            if span.loss_category == SETUP_ADJUSTMENTS:
-                setup += seconds
-            else:
-                failure += seconds
-            if span.loss_category is None:
-                unexplained += seconds
-        else:
-            failure += seconds
-            no_data += seconds
-    uncovered = total(production_spans) - covered
-    failure += uncovered
-    no_data += uncovered
 
-    planned_stop = total(planned_calendar) + planned_reason
-    scheduled_total = total(scheduled_spans)
-    planned_production = scheduled_total - planned_stop
-    return TimeBreakdown(
-        all_time=all_time, scheduled=scheduled_total, planned_stop=planned_stop,
-        planned_production=planned_production, unplanned_stop=failure + setup, run=run, small_stop=small,
-        equipment_failure=failure, setup_adjustments=setup, unexplained=unexplained, no_data=no_data,
-    )
+def state_now(spans: Sequence[StateSpan]) -> StateSpan | None:
+    """The state a machine is in now, from its spans up to now; None when it never sent data.
+
+    That is its newest span while it lasts. Once its data stopped coming, it is no-data from
+    where the data stopped, as the figures count it.
+    """
+    if not spans:
+        return None
+    newest = spans[-1]
+    if newest.still_going or newest.state == NO_DATA:
+        return newest
+    return StateSpan(newest.end, newest.end, NO_DATA, reason=NO_DATA_REASON, reason_name=NO_DATA_LABEL,
+                     still_going=True)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A state span (or time no span covers, as no-data) and what it is worth."""
+
+    span: StateSpan
+    kind: str
+
+    @property
+    def unplanned(self) -> bool:
+        return self.kind in UNPLANNED
+
+    @property
+    def needs_reason(self) -> bool:
+        """An unplanned stop nobody has explained yet: the operator is asked for its reason."""
+        return self.span.state == STOPPED and self.span.reason is None and self.unplanned
+
+
+def stretches(
+    states: Sequence[StateSpan], start: float, end: float, now: float, micro_stop_threshold: float,
+) -> list[Stretch]:
+    """Every state span in time order, and the time none covers inside [start, min(end, now)) as no-data."""
+    limit = min(end, now)
+    result: list[Stretch] = []
+    cursor = start
+
+    def fill_gap(until: float) -> None:
+        gap_start, gap_end = max(cursor, start), min(until, limit)
+        if gap_start < gap_end:
+            gap = StateSpan(gap_start, gap_end, NO_DATA, reason=NO_DATA_REASON, reason_name=NO_DATA_LABEL,
+                            still_going=gap_end >= now)
+            result.append(Stretch(gap, NO_DATA_TIME))
+
+    for span, episode in zip(states, stop_episode_lengths(states)):
+        fill_gap(span.start)
+        result.append(Stretch(span, kind_of(span, episode, micro_stop_threshold)))
+        cursor = max(cursor, span.end)
+    fill_gap(limit)
+    return result
 
 
 def resolve_quality(total_count: int, good: int, reject: int, scrap: int, quality_counter: str) -> tuple[int, int]:

@@ -29,7 +29,8 @@ GAP_INTERVALS = 3
 @dataclass(frozen=True)
 class MachineRules:
     counter_modulus: int
-    ideal_cycle_time: float
+    fastest_cycle_time: float
+    """Seconds per part of the machine's fastest product: a counter moving much faster is implausible."""
     expected_interval: float
     fault_reasons: Mapping[int, str] = field(default_factory=dict)
 
@@ -190,7 +191,7 @@ class _Fold:
         if previous is None:
             return
         last_reading, last_ts = previous
-        limit = max_plausible_parts((obs.ts - last_ts).total_seconds(), self.rules.ideal_cycle_time)
+        limit = max_plausible_parts((obs.ts - last_ts).total_seconds(), self.rules.fastest_cycle_time)
         delta = counter_delta(last_reading, reading, self.rules.counter_modulus, limit)
         if delta.parts:
             self.counts.append(PartCount(obs.ts, obs.signal, delta.parts))

@@ -52,6 +52,8 @@ class ShiftWindow:
     start: datetime
     end: datetime
     breaks: tuple[tuple[datetime, datetime], ...] = field(default=())
+    extra: bool = False
+    """A one-off extra shift of the calendar's exceptions, not of the weekly template."""
 
     @property
     def key(self) -> str:

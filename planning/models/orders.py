@@ -1,13 +1,18 @@
-"""Products with their ideal cycle times, and work orders."""
+"""Products with their ideal cycle times, and work orders with their run windows."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from monitoring.models.plant import code_validator
+from planning.lib.orders import RunWindow, order_at
+from planning.models.plant import Machine, code_validator
 
 
 class Product(models.Model):
@@ -23,7 +28,7 @@ class Product(models.Model):
 
 class ProductCycleTime(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="cycle_times")
-    machine = models.ForeignKey("monitoring.Machine", on_delete=models.CASCADE, related_name="product_cycle_times")
+    machine = models.ForeignKey("planning.Machine", on_delete=models.CASCADE, related_name="product_cycle_times")
     ideal_cycle_time = models.FloatField(
         validators=[MinValueValidator(0.001, "The ideal cycle time must be positive.")],
         help_text="Seconds per part at ideal speed for this product on this machine.",
@@ -52,18 +57,39 @@ class WorkOrderQuerySet(models.QuerySet):
     def running(self) -> WorkOrderQuerySet:
         return self.filter(status=WorkOrderStatus.RUNNING)
 
-    def on(self, machine) -> WorkOrderQuerySet:
+    def on(self, machine: Machine) -> WorkOrderQuerySet:
         """Work orders for this machine, or for its whole line."""
         return self.filter(Q(machine=machine) | Q(machine__isnull=True, line_id=machine.line_id))
+
+    def run_windows(self, machines: Iterable[Machine], start: datetime, end: datetime) -> dict[int, list[RunWindow]]:
+        """Per machine id, the run windows of its orders (and its line's) that overlap [start, end]."""
+        machines = list(machines)
+        rows = (
+            self.filter(line_id__in={m.line_id for m in machines}, actual_start__isnull=False, actual_start__lte=end)
+            .filter(Q(actual_end__isnull=True) | Q(actual_end__gt=start))
+            .order_by("actual_start", "pk")
+            .values_list("pk", "line_id", "machine_id", "actual_start", "actual_end")
+        )
+        windows: dict[int, list[RunWindow]] = {m.pk: [] for m in machines}
+        for pk, line_id, machine_id, actual_start, actual_end in rows:
+            for machine in machines:
+                if machine.line_id == line_id and machine_id in (None, machine.pk):
+                    windows[machine.pk].append(RunWindow(pk, actual_start, actual_end, machine_id is not None))
+        return windows
+
+    def running_on(self, machine: Machine, at: datetime) -> WorkOrder | None:
+        """The order whose run window holds `at` on the machine (its own before its line's), or None."""
+        order_id = order_at(self.run_windows([machine], at, at)[machine.pk], at)
+        return None if order_id is None else self.select_related("product").get(pk=order_id)
 
 
 class WorkOrder(models.Model):
     number = models.CharField(max_length=40, unique=True)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="work_orders")
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    line = models.ForeignKey("monitoring.Line", on_delete=models.PROTECT, related_name="work_orders")
+    line = models.ForeignKey("planning.Line", on_delete=models.PROTECT, related_name="work_orders")
     machine = models.ForeignKey(
-        "monitoring.Machine", null=True, blank=True, on_delete=models.PROTECT, related_name="work_orders",
+        "planning.Machine", null=True, blank=True, on_delete=models.PROTECT, related_name="work_orders",
         help_text="Leave empty to run the order on the whole line.",
     )
     planned_start = models.DateTimeField()
@@ -90,10 +116,35 @@ class WorkOrder(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.product.code} × {self.quantity}"
 
+    def save(self, *args, **kwargs) -> None:
+        # An order runs from the moment it becomes running; it stops running when it ends.
+        if self.status == WorkOrderStatus.RUNNING and self.actual_start is None:
+            self.actual_start = timezone.now()
+        if self.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CANCELLED) and self.actual_start is not None \
+                and self.actual_end is None:
+            self.actual_end = timezone.now()
+        super().save(*args, **kwargs)
+
+    def run_windows(self) -> list[tuple[datetime, datetime | None]]:
+        """The stretches of time the order ran (or runs: an open end), as stored."""
+        return [(self.actual_start, self.actual_end)] if self.actual_start is not None else []
+
+    def machines(self) -> list[Machine]:
+        """The machines the order runs on: its machine, or every machine of its line."""
+        if self.machine_id is not None:
+            return [self.machine]
+        return list(Machine.objects.filter(line_id=self.line_id))
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.planned_start and self.planned_end and self.planned_end <= self.planned_start:
             errors["planned_end"] = "The planned end must be after the planned start."
+        if self.actual_start and self.actual_end and self.actual_end <= self.actual_start:
+            errors["actual_end"] = "The actual end must be after the actual start."
+        if self.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED) and self.actual_start:
+            errors["actual_start"] = f"A {self.status} order has not started: leave the actual start empty."
+        if self.status == WorkOrderStatus.RUNNING and self.actual_end:
+            errors["actual_end"] = "A running order has not ended: leave the actual end empty."
         if self.machine_id and self.line_id and self.machine.line_id != self.line_id:
             errors["machine"] = "The machine must belong to the work order's line."
         if self.status == WorkOrderStatus.RUNNING and self.line_id:
@@ -109,3 +160,24 @@ class WorkOrder(models.Model):
         if self.machine_id:
             others = others.filter(Q(machine_id=self.machine_id) | Q(machine__isnull=True))
         return others.first()
+
+
+def ideal_cycle_times(machine: Machine, order_ids: Iterable[int]) -> dict[int | None, float]:
+    """Seconds per part at ideal speed on the machine for each order; None (no order) is the machine's default.
+
+    The one place the rule lives: the cycle time of the order's product on that machine, else
+    the machine's default.
+    """
+    default = machine.default_ideal_cycle_time
+    times: dict[int | None, float] = {order_id: default for order_id in set(order_ids)}
+    times[None] = default
+    rows = ProductCycleTime.objects.filter(machine=machine, product__work_orders__in=set(order_ids) - {None})
+    times.update(rows.values_list("product__work_orders", "ideal_cycle_time"))
+    return times
+
+
+def fastest_cycle_time(machine: Machine) -> float:
+    """The shortest ideal cycle time the machine has for any product: how fast it could possibly count."""
+    cycle_times = [machine.default_ideal_cycle_time]
+    cycle_times += ProductCycleTime.objects.filter(machine=machine).values_list("ideal_cycle_time", flat=True)
+    return min(cycle_times)

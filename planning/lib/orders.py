@@ -1,0 +1,67 @@
+"""Which work order a machine's parts belong to, from the orders' run windows.
+
+Pure: no Django. An order runs on a machine from its actual start to its actual end (open
+while it runs). Parts counted at an instant belong to the order whose run window holds that
+instant: the machine's own order before an order for its whole line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """A stretch of time in which one order runs on a machine; `end` is None while it runs."""
+
+    order_id: int
+    start: datetime
+    end: datetime | None
+    machine_specific: bool
+    """The order names the machine (it wins over an order for the whole line)."""
+
+    def holds(self, ts: datetime) -> bool:
+        return self.start <= ts and (self.end is None or ts < self.end)
+
+
+def order_at(windows: Sequence[RunWindow], ts: datetime) -> int | None:
+    """The id of the order running at `ts` among `windows`, or None."""
+    found = None
+    for window in windows:
+        if window.holds(ts):
+            if window.machine_specific:
+                return window.order_id
+            found = window.order_id
+    return found
+
+
+Span = tuple[datetime, datetime | None]
+
+
+def changed_range(old: Iterable[Span], new: Iterable[Span], now: datetime) -> tuple[datetime, datetime] | None:
+    """The stretch of time outside of which the two sets of windows agree, or None when they are equal.
+
+    An open window (end None) reaches `now`. Parts counted inside the stretch may change order.
+    """
+    old, new = sorted(set(old), key=_key), sorted(set(new), key=_key)
+    if old == new:
+        return None
+    edges: list[datetime] = []
+    for span in set(old) ^ set(new):
+        edges += [span[0], span[1] or now]
+    # Windows that only moved one edge: the difference lies between the two positions of that edge.
+    if len(old) == len(new) == 1:
+        (old_start, old_end), (new_start, new_end) = old[0], new[0]
+        edges = []
+        if old_start != new_start:
+            edges += [old_start, new_start]
+        if old_end != new_end:
+            edges += [old_end or now, new_end or now]
+    start, end = min(edges), max(edges)
+    return (start, end) if start < end else None
+
+
+def _key(span: Span) -> tuple[datetime, bool, datetime | None]:
+    return span[0], span[1] is None, span[1]

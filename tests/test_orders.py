@@ -1,0 +1,114 @@
+"""Parts follow the run windows of work orders, whichever door changes an order (monitoring/orders.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring import live
+from monitoring.models import CountBucket, Event, StateInterval
+from monitoring.pipeline import ObservationIn, record_observations
+from planning.models import Product, ProductCycleTime, WorkOrder, WorkOrderStatus
+from tests.histories import NOON, hour_of_b1
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lid(plant) -> Product:
+    product = Product.objects.create(code="P1", name="Lid")
+    ProductCycleTime.objects.create(product=product, machine=plant.b1, ideal_cycle_time=1.0)
+    return product
+
+
+def order_on_b1(plant, product: Product, **fields) -> WorkOrder:
+    return WorkOrder.objects.create(
+        number="WO-1", product=product, quantity=3000, line=plant.line_b, machine=plant.b1,
+        planned_start=NOON - timedelta(hours=2), planned_end=NOON + timedelta(hours=2), **fields,
+    )
+
+
+def parts_of(order: WorkOrder) -> int:
+    return CountBucket.objects.filter(work_order=order).aggregate(parts=Sum("total_count"))["parts"] or 0
+
+
+def history_of_b1() -> tuple[list, list]:
+    """What else the projection holds: B1's intervals and derived events (none of them may change)."""
+    intervals = list(StateInterval.objects.filter(machine__code="B1").values_list("start", "end", "state", "reason"))
+    events = list(Event.objects.filter(machine__code="B1").values_list("ts", "kind", "detail"))
+    return intervals, events
+
+
+def admin_form(order: WorkOrder, **changes) -> dict:
+    data = {
+        "number": order.number, "product": order.product_id, "quantity": order.quantity, "status": order.status,
+        "line": order.line_id, "machine": order.machine_id or "",
+        "planned_start_0": f"{order.planned_start:%Y-%m-%d}", "planned_start_1": f"{order.planned_start:%H:%M:%S}",
+        "planned_end_0": f"{order.planned_end:%Y-%m-%d}", "planned_end_1": f"{order.planned_end:%H:%M:%S}",
+        "actual_start_0": "", "actual_start_1": "", "actual_end_0": "", "actual_end_1": "",
+    }
+    for name, value in changes.items():
+        if name in ("actual_start", "actual_end"):
+            data[f"{name}_0"], data[f"{name}_1"] = f"{value:%Y-%m-%d}", f"{value:%H:%M:%S}"
+        else:
+            data[name] = value
+    return data
+
+
+def test_back_dating_an_orders_start_in_the_admin_moves_the_parts_made_since_onto_it(admin_client, plant, lid):
+    hour_of_b1()
+    order = order_on_b1(plant, lid, status=WorkOrderStatus.RUNNING, actual_start=NOON)
+    assert parts_of(order) == 0  # started after the hour of parts
+    before = history_of_b1()
+
+    response = admin_client.post(reverse("admin:planning_workorder_change", args=[order.pk]),
+                                 admin_form(order, actual_start=NOON - timedelta(hours=1)))
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert parts_of(order) == 30 * 59  # every part the machine counted since
+    assert CountBucket.objects.filter(machine=plant.b1).aggregate(parts=Sum("total_count"))["parts"] == 30 * 59
+    assert history_of_b1() == before  # intervals and events are untouched
+    assert live.machine_message(plant.b1, NOON)["work_order"]["produced"] == 30 * 59
+
+    # And forward again: the parts before the new start are nobody's.
+    order.refresh_from_db()
+    admin_client.post(reverse("admin:planning_workorder_change", args=[order.pk]),
+                      admin_form(order, actual_start=NOON - timedelta(minutes=30)))
+    assert parts_of(order) == 30 * 30
+
+
+def test_ending_an_order_earlier_gives_back_the_parts_after_its_end(admin_client, plant, lid):
+    hour_of_b1()
+    order = order_on_b1(plant, lid, status=WorkOrderStatus.COMPLETED,
+                        actual_start=NOON - timedelta(hours=1), actual_end=NOON)
+    assert parts_of(order) == 30 * 59
+    admin_client.post(reverse("admin:planning_workorder_change", args=[order.pk]),
+                      admin_form(order, actual_start=order.actual_start, actual_end=NOON - timedelta(minutes=20)))
+    assert parts_of(order) == 30 * 39  # the readings of 09:01 to 09:39; the one at 09:40 is after the end
+
+
+def test_an_order_set_running_without_a_start_starts_now_and_counts_what_follows(plant, lid):
+    now = timezone.now()
+    record_observations([ObservationIn("B1", now - timedelta(minutes=2), "running", True),
+                         ObservationIn("B1", now - timedelta(minutes=2), "total_count", 100)])
+    order = order_on_b1(plant, lid, status=WorkOrderStatus.RUNNING)
+    assert order.actual_start is not None and order.actual_start >= now
+
+    record_observations([ObservationIn("B1", order.actual_start + timedelta(milliseconds=1), "total_count", 160)])
+    assert parts_of(order) == 60
+    message = live.machine_message(plant.b1)
+    assert (message["work_order"]["number"], message["work_order"]["produced"]) == ("WO-1", 60)
+
+
+def test_an_order_that_is_not_running_has_no_actual_start(admin_client, plant, lid):
+    order = order_on_b1(plant, lid, status=WorkOrderStatus.RELEASED)
+    response = admin_client.post(reverse("admin:planning_workorder_change", args=[order.pk]),
+                                 admin_form(order, actual_start=NOON))
+    assert response.status_code == 200
+    assert "A released order has not started: leave the actual start empty." in response.content.decode()
+    order.refresh_from_db()
+    assert order.actual_start is None
