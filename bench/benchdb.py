@@ -36,7 +36,7 @@ def bench_database() -> Iterator[None]:
 
 def bench_line(time_zone: str = "UTC"):
     """A site, area and line to hang the benchmark's machines on."""
-    from monitoring.models import Area, Line, Site
+    from planning.models import Area, Line, Site
 
     site = Site.objects.create(code="bench", name="Bench", time_zone=time_zone)
     area = Area.objects.create(site=site, code="bench", name="Bench")

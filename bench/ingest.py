@@ -53,8 +53,9 @@ def main() -> None:
     with bench_database():
         from django.db import connection, transaction
 
-        from monitoring.models import Machine, Observation
+        from monitoring.models import Observation
         from monitoring.pipeline import record_observations
+        from planning.models import Machine
 
         line = bench_line()
         codes = [f"M{i:03d}" for i in range(args.machines)]

@@ -33,8 +33,8 @@ def main() -> None:
         from django.db.models import Sum
 
         from monitoring import kpi
-        from monitoring.models import CountBucket, Machine, StateInterval
-        from planning.models import Break, Shift, ShiftPattern
+        from monitoring.models import CountBucket, StateInterval
+        from planning.models import Break, Machine, Shift, ShiftPattern
 
         line = bench_line("Europe/Berlin")
         machine = Machine.objects.create(line=line, code="M", name="M", default_ideal_cycle_time=1.0)

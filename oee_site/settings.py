@@ -48,8 +48,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "channels",
-    "monitoring",
+    # planning first: monitoring builds on it (its admin extends the machine page planning registers).
     "planning",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -136,6 +137,8 @@ CELERY_WORKER_DIRECT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "supervise-collectors": {"task": "monitoring.tasks.supervise", "schedule": 10.0},
+    # The figures of a shift move on while nothing changes: screens get fresh ones this often.
+    "refresh-live-screens": {"task": "monitoring.tasks.refresh_live_screens", "schedule": 30.0},
 }
 # A collector's lease on a device lasts this long without renewal (renewed every third of it):
 # a dead worker's devices move to a live one within about this time plus one renewal round.
@@ -149,6 +152,19 @@ CHANNEL_LAYERS = {
 }
 # A live screen gets at most one update per machine this often (seconds); the latest always arrives.
 LIVE_MIN_INTERVAL = env_int("LIVE_MIN_INTERVAL_MS", 500) / 1000
+# A screen that connects gets the line's last published messages while they are this young (seconds),
+# so a thousand screens reconnecting at once cost one build per line, not a thousand.
+LIVE_SNAPSHOT_MAX_AGE = env_int("LIVE_SNAPSHOT_MAX_AGE_S", 5)
+
+# The cache is shared by every process (the live snapshots the worker publishes, the API's throttles).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "oee",
+        "TIMEOUT": 300,
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

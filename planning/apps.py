@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class PlanningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "planning"
-    verbose_name = "Planning (shifts, products, work orders)"
+    verbose_name = "Planning (plant, reasons, shifts, products, work orders)"

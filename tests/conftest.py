@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -31,12 +32,19 @@ if not os.environ.get("REDIS_URL"):
     # pytest-django has read the settings already: point every Redis user at the private server.
     settings.REDIS_URL = settings.CELERY_BROKER_URL = os.environ["REDIS_URL"]
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [os.environ["REDIS_URL"]]
+    settings.CACHES["default"]["LOCATION"] = os.environ["REDIS_URL"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _private_redis is not None:
         _private_redis.terminate()
         _private_redis.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings) -> None:
+    """A cache of the test's own: what one test cached (a line's live snapshot) never shows in another."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture(scope="session")
@@ -53,13 +61,22 @@ from django.contrib.auth.models import Group, User  # noqa: E402
 
 
 @pytest.fixture
+def line(db):
+    """A bare line L1 of a demo site in Europe/Berlin, for the admin's tests."""
+    from planning.models import Area, Line, Site
+
+    site = Site.objects.create(code="demo", name="Demo Plant", time_zone="Europe/Berlin")
+    area = Area.objects.create(site=site, code="packaging", name="Packaging")
+    return Line.objects.create(area=area, code="L1", name="Bottling line 1")
+
+
+@pytest.fixture
 def plant(db):
     """Site in Europe/Berlin; line A (machines A1, A2) with two 8-hour shifts on weekdays; line B (B1)."""
     from types import SimpleNamespace
 
-    from monitoring.models import Area, DowntimeReason, FaultCode, Line, Machine, Site
-    from monitoring.permissions import ADMINS, MANAGERS, OPERATORS
-    from planning.models import Break, Shift, ShiftPattern
+    from planning.models import Area, Break, DowntimeReason, FaultCode, Line, Machine, Shift, ShiftPattern, Site
+    from planning.permissions import ADMINS, MANAGERS, OPERATORS
 
     site = Site.objects.create(code="berlin", name="Berlin plant", time_zone="Europe/Berlin")
     area = Area.objects.create(site=site, code="pack", name="Packaging")

@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from rest_framework.authtoken.models import Token
 
 from monitoring import actions
-from monitoring.models import DowntimeReason, Event, Observation, StateInterval
-from monitoring.permissions import OPERATORS
+from monitoring.models import Event, Observation, StateInterval
 from monitoring.pipeline import ObservationIn, record_observations
+from planning.models import DowntimeReason
+from planning.permissions import OPERATORS
 
 T0 = datetime(2026, 1, 12, 6, 0, tzinfo=UTC)  # Monday, line A's early shift (05:00–13:00 UTC)
 

@@ -8,17 +8,19 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.models import Area, Line, Machine, Site
-from planning.models import Break, Product, ProductCycleTime, Shift, ShiftPattern, WorkOrder, WorkOrderStatus
+from planning.models import (
+    Break,
+    Line,
+    Machine,
+    Product,
+    ProductCycleTime,
+    Shift,
+    ShiftPattern,
+    WorkOrder,
+    WorkOrderStatus,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def line() -> Line:
-    site = Site.objects.create(code="demo", name="Demo Plant", time_zone="Europe/Berlin")
-    area = Area.objects.create(site=site, code="packaging", name="Packaging")
-    return Line.objects.create(area=area, code="L1", name="Bottling line 1")
 
 
 @pytest.fixture

@@ -9,19 +9,13 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.models import Area, DeviceHealth, DowntimeReason, FaultCode, Line, LossCategory, Machine, Site
+from monitoring.models import DeviceHealth
 from monitoring.plantfile import import_plant, parse
+from planning.models import DowntimeReason, FaultCode, Line, LossCategory, Machine
 
 DEMO_PLANT = Path(__file__).resolve().parent.parent / "demo" / "plant.yaml"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def line() -> Line:
-    site = Site.objects.create(code="demo", name="Demo Plant", time_zone="Europe/Berlin")
-    area = Area.objects.create(site=site, code="packaging", name="Packaging")
-    return Line.objects.create(area=area, code="L1", name="Bottling line 1")
 
 
 @pytest.fixture
@@ -51,7 +45,7 @@ def test_a_valid_machine_is_saved_with_its_fault_codes(admin_client: Client, lin
     data = machine_data(line, **management("fault_codes", total=1), **{"fault_codes-0-code": 1,
                                                                       "fault_codes-0-reason": jam.pk})
 
-    response = admin_client.post(reverse("admin:monitoring_machine_add"), data)
+    response = admin_client.post(reverse("admin:planning_machine_add"), data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     machine = Machine.objects.get(code="L1-FILL")
@@ -63,7 +57,7 @@ def test_a_valid_machine_is_saved_with_its_fault_codes(admin_client: Client, lin
 def test_a_non_positive_ideal_cycle_time_is_refused_on_the_machine_page(
     admin_client: Client, line: Line, cycle_time: str
 ) -> None:
-    response = admin_client.post(reverse("admin:monitoring_machine_add"),
+    response = admin_client.post(reverse("admin:planning_machine_add"),
                                  machine_data(line, default_ideal_cycle_time=cycle_time))
 
     assert response.status_code == 200
@@ -80,7 +74,7 @@ def test_a_non_positive_ideal_cycle_time_is_refused_in_the_lines_machine_list(ad
         "machines-0-counter_bits": 16, "machines-0-enabled": "on",
     }
 
-    response = admin_client.post(reverse("admin:monitoring_line_change", args=[line.pk]), data)
+    response = admin_client.post(reverse("admin:planning_line_change", args=[line.pk]), data)
 
     assert response.status_code == 200
     assert "The ideal cycle time must be positive" in response.content.decode()
@@ -91,7 +85,7 @@ def test_a_reason_loop_is_refused(admin_client: Client, jam: DowntimeReason) -> 
     mech = jam.parent
     data = {"code": "mech", "name": "Mechanical", "parent": jam.pk, "loss_category": LossCategory.EQUIPMENT_FAILURE}
 
-    response = admin_client.post(reverse("admin:monitoring_downtimereason_change", args=[mech.pk]), data)
+    response = admin_client.post(reverse("admin:planning_downtimereason_change", args=[mech.pk]), data)
 
     assert response.status_code == 200
     assert "This parent would make a loop of reasons." in response.content.decode()
@@ -102,7 +96,7 @@ def test_a_reason_loop_is_refused(admin_client: Client, jam: DowntimeReason) -> 
 def test_a_reason_cannot_be_its_own_parent(admin_client: Client, jam: DowntimeReason) -> None:
     data = {"code": "jam", "name": "Jam", "parent": jam.pk, "loss_category": LossCategory.EQUIPMENT_FAILURE}
 
-    response = admin_client.post(reverse("admin:monitoring_downtimereason_change", args=[jam.pk]), data)
+    response = admin_client.post(reverse("admin:planning_downtimereason_change", args=[jam.pk]), data)
 
     assert "A reason cannot be its own parent." in response.content.decode()
     jam.refresh_from_db()
@@ -114,7 +108,7 @@ def test_the_constraint_machine_is_chosen_among_the_lines_own_machines(admin_cli
     other_line = Line.objects.create(area=line.area, code="L2", name="Canning line 2")
     seamer = Machine.objects.create(line=other_line, code="L2-SEAM", name="Seamer", default_ideal_cycle_time=0.5)
 
-    response = admin_client.get(reverse("admin:monitoring_line_change", args=[line.pk]))
+    response = admin_client.get(reverse("admin:planning_line_change", args=[line.pk]))
 
     choices = list(response.context["adminform"].form.fields["constraint_machine"].queryset)
     assert choices == [filler] and seamer not in choices
@@ -123,11 +117,11 @@ def test_the_constraint_machine_is_chosen_among_the_lines_own_machines(admin_cli
 def test_the_lists_show_what_a_plant_admin_looks_for(admin_client: Client, line: Line, jam: DowntimeReason) -> None:
     Machine.objects.create(line=line, code="L1-FILL", name="Filler", default_ideal_cycle_time=1.0)
 
-    machines = admin_client.get(reverse("admin:monitoring_machine_changelist"), {"q": "fill"}).content.decode()
-    lines = admin_client.get(reverse("admin:monitoring_line_changelist")).content.decode()
-    reasons = admin_client.get(reverse("admin:monitoring_downtimereason_changelist"),
+    machines = admin_client.get(reverse("admin:planning_machine_changelist"), {"q": "fill"}).content.decode()
+    lines = admin_client.get(reverse("admin:planning_line_changelist")).content.decode()
+    reasons = admin_client.get(reverse("admin:planning_downtimereason_changelist"),
                                {"loss_category__exact": "equipment_failure"}).content.decode()
-    sites = admin_client.get(reverse("admin:monitoring_site_change", args=[line.area.site.pk])).content.decode()
+    sites = admin_client.get(reverse("admin:planning_site_change", args=[line.area.site.pk])).content.decode()
 
     assert "L1-FILL" in machines and "Filler" in machines
     assert "Bottling line 1" in lines and "Packaging" in lines

@@ -8,39 +8,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-# Monday 2026-01-12, Berlin is UTC+1: line A's early shift is 05:00–13:00 UTC, break 09:00–09:30.
-SHIFT_START = datetime(2026, 1, 12, 5, 0, tzinfo=UTC)
-SHIFT_END = datetime(2026, 1, 12, 13, 0, tzinfo=UTC)
-STOPS = [  # (start, end) UTC: a 30-min stop, the break, a 60-s micro-stop
-    (datetime(2026, 1, 12, 7, 0, tzinfo=UTC), datetime(2026, 1, 12, 7, 30, tzinfo=UTC)),
-    (datetime(2026, 1, 12, 9, 0, tzinfo=UTC), datetime(2026, 1, 12, 9, 30, tzinfo=UTC)),
-    (datetime(2026, 1, 12, 11, 0, tzinfo=UTC), datetime(2026, 1, 12, 11, 1, tzinfo=UTC)),
-]
-PARTS_PER_RUNNING_MINUTE = 48
-REJECTS = 50
-
-
-def day_csv() -> str:
-    """Observations of A1 for the shift: state changes, and both counters read every minute at :30."""
-    rows = ["ts,machine,signal,value", f"{SHIFT_START.isoformat()},A1,running,true"]
-    for start, end in STOPS:
-        rows += [f"{start.isoformat()},A1,running,false", f"{end.isoformat()},A1,running,true"]
-    total, rejects, running_minutes = 60000, 0, 0  # the 16-bit counter rolls over during the shift
-    rows.append(f"{SHIFT_START.isoformat()},A1,total_count,{total}")
-    rows.append(f"{SHIFT_START.isoformat()},A1,reject_count,0")
-    minute = SHIFT_START
-    while minute < SHIFT_END:
-        reading = minute + timedelta(seconds=30)
-        if not any(start <= minute < end for start, end in STOPS):
-            running_minutes += 1
-            total = (total + PARTS_PER_RUNNING_MINUTE) % 65536
-            if minute.hour >= 6 and rejects < REJECTS and running_minutes % 7 == 0:
-                rejects += 1
-        rows.append(f"{reading.isoformat()},A1,total_count,{total}")
-        rows.append(f"{reading.isoformat()},A1,reject_count,{rejects}")
-        minute += timedelta(minutes=1)
-    assert (running_minutes, rejects) == (419, REJECTS)
-    return "\n".join(rows) + "\n"
+from monitoring.pipeline import ObservationIn, record_observations
+from tests.histories import SHIFT_END, SHIFT_START, day_csv
 
 
 @pytest.fixture
@@ -132,9 +101,6 @@ def test_a_period_with_no_planned_time_gives_null_ratios(client, plant):
 
 
 def test_rejects_early_in_a_shift_and_after_a_changeover_are_startup_rejects(client, plant):
-    from monitoring.pipeline import record_observations
-    from tests.test_pipeline import ObservationIn
-
     start = SHIFT_START
     stream = [ObservationIn("A1", start, "running", True), ObservationIn("A1", start, "reject_count", 0),
               ObservationIn("A1", start, "total_count", 0)]

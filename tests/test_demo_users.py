@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from monitoring.models import Area, Line, Site
-from monitoring.permissions import ADMINS, MANAGERS, OPERATORS, role_of
+from planning.models import Area, Line, Site
+from planning.permissions import ADMINS, MANAGERS, OPERATORS, role_of
 
 pytestmark = pytest.mark.django_db
 

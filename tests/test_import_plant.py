@@ -14,10 +14,21 @@ from django.core.management.base import CommandError
 from django.db import connections
 from django.forms.models import model_to_dict
 
-from monitoring.models import (
-    Area, DowntimeReason, FaultCode, Line, Machine, ModbusDevice, OpcUaEndpoint, SignalBinding, Site,
+from monitoring.models import ModbusDevice, OpcUaEndpoint, SignalBinding
+from planning.models import (
+    Area,
+    Break,
+    CalendarException,
+    DowntimeReason,
+    FaultCode,
+    Line,
+    Machine,
+    Product,
+    ProductCycleTime,
+    Shift,
+    ShiftPattern,
+    Site,
 )
-from planning.models import Break, CalendarException, Product, ProductCycleTime, Shift, ShiftPattern
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.test_api_oee import day_csv
+from tests.histories import day_csv
 
 
 def test_it_prints_the_days_shifts_per_machine(plant, tmp_path):

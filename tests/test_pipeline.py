@@ -6,8 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from monitoring.models import CountBucket, Event, Observation, StateInterval
 from monitoring.pipeline import BatchRejected, ObservationIn, record_observations

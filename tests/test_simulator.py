@@ -188,7 +188,8 @@ async def test_scheduled_injections_fault_a_device_then_heal_it():
 
 @pytest.mark.django_db(transaction=True)
 def test_simulate_plant_serves_the_configured_plant_and_reports_ground_truth(tmp_path):
-    from monitoring.models import Area, Line, Machine, ModbusDevice, SignalBinding, Site
+    from monitoring.models import ModbusDevice, SignalBinding
+    from planning.models import Area, Line, Machine, Site
 
     line = Line.objects.create(area=Area.objects.create(site=Site.objects.create(code="S", name="S"),
                                                         code="A", name="A"), code="L1", name="L1")

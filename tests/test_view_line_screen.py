@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from tests.histories import FIGURES, recent_b1
 from tests.pages import find, one, remote_assets
-from tests.test_view_overview import FIGURES, recent_b1
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client, plant):

@@ -3,61 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
-from monitoring.pipeline import ObservationIn, record_observations
+from tests.histories import EARLY, LATE, api_oee, at, monday_of_a1
 from tests.pages import elements, find, one, remote_assets
-
-# Monday 2026-01-12; Berlin is UTC+1, so line A's early shift is 05:00–13:00 UTC, its break 09:00–09:30.
-EARLY = (datetime(2026, 1, 12, 5, 0, tzinfo=UTC), datetime(2026, 1, 12, 13, 0, tzinfo=UTC))
-LATE = (datetime(2026, 1, 12, 13, 0, tzinfo=UTC), datetime(2026, 1, 12, 21, 0, tzinfo=UTC))
-
-
-def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2026, 1, 12, hour, minute, second, tzinfo=UTC)
-
-
-# (start, end, reason) of A1's stops: a jam, an unexplained stop, a 60-s small stop, a changeover.
-STOPS = [
-    (at(6, 0), at(6, 30), "jam"),
-    (at(7, 0), at(7, 10), None),
-    (at(8, 0), at(8, 1), None),
-    (at(14, 0), at(14, 20), "changeover"),
-]
-
-
-def monday_of_a1(machine: str = "A1", until: datetime = at(16, 0), parts_per_minute: int = 50) -> None:
-    """A1 from 05:00 to `until` UTC: the stops above, parts counted every minute, a reject now and then."""
-    rows = [ObservationIn(machine, at(5, 0), "running", True)]
-    for start, end, reason in STOPS:
-        if end > until:
-            continue
-        rows += [ObservationIn(machine, start, "running", False), ObservationIn(machine, end, "running", True)]
-        if reason:
-            rows.append(ObservationIn(machine, start, "reason", reason))
-    total = rejects = 0
-    minute = at(5, 0)
-    while minute <= until:
-        if not any(start <= minute < end for start, end, _ in STOPS):
-            total += parts_per_minute
-            if minute.minute % 17 == 0:
-                rejects += 1
-        reading = minute + timedelta(seconds=30)
-        rows += [ObservationIn(machine, reading, "total_count", total), ObservationIn(machine, reading, "reject_count", rejects)]
-        minute += timedelta(minutes=1)
-    result = record_observations(rows)
-    assert not result.rejected
-
-
-def api_oee(client, machine: str, start: datetime | str, end: datetime | str) -> dict:
-    start, end = (t if isinstance(t, str) else t.isoformat() for t in (start, end))
-    response = client.get("/api/v1/oee/", {"machine": machine, "start": start, "end": end})
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def chart_data(html: str) -> dict:

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
-from monitoring.pipeline import ObservationIn, record_observations
+from tests.histories import FIGURES, recent_b1
 from tests.pages import find, one, remote_assets
-
-FIGURES = ("oee", "availability", "performance", "quality")
-
-
-def recent_b1(minutes_ago_end: float = 5, stop_reason: str | None = None) -> None:
-    """B1 over the last 20 minutes: running, a 3-minute stop, running; 100 parts a minute, 5 rejected."""
-    now = timezone.now().replace(microsecond=0)
-    start, end = now - timedelta(minutes=20), now - timedelta(minutes=minutes_ago_end)
-    rows = [ObservationIn("B1", start, "running", True)]
-    stop_start, stop_end = start + timedelta(minutes=8), start + timedelta(minutes=11)
-    rows += [ObservationIn("B1", stop_start, "running", False), ObservationIn("B1", stop_end, "running", True)]
-    total = 1000
-    t = start
-    while t <= end:
-        if not stop_start <= t < stop_end:
-            total += 100
-        rows.append(ObservationIn("B1", t, "total_count", total))
-        rows.append(ObservationIn("B1", t, "reject_count", 5 if t > start + timedelta(minutes=5) else 0))
-        t += timedelta(minutes=1)
-    if stop_reason:
-        rows.append(ObservationIn("B1", end, "running", False))
-        rows.append(ObservationIn("B1", end, "reason", stop_reason))
-    record_observations(rows)
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client, plant):

@@ -9,9 +9,9 @@ import json
 import pytest
 from django.conf import settings
 
-from planning.views import COLUMNS
+from monitoring.views.reports import COLUMNS
+from tests.histories import EARLY, LATE, api_oee, monday_of_a1
 from tests.pages import elements, find, one, remote_assets
-from tests.test_view_machine_detail import EARLY, LATE, api_oee, monday_of_a1
 
 DAY = {"line": "A", "start": "2026-01-12", "end": "2026-01-12"}
 NUMBERS = COLUMNS[5:]  # PPT h … Reject

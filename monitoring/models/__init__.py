@@ -1,23 +1,3 @@
-from monitoring.models.plant import (  # noqa: F401
-    Area,
-    DowntimeReason,
-    FaultCode,
-    LossCategory,
-    Line,
-    Machine,
-    QualityCounter,
-    Site,
-)
-from monitoring.models.history import (  # noqa: F401
-    CountBucket,
-    DERIVED_EVENT_KINDS,
-    EventKind,
-    MachineStatus,
-    Signal,
-    Event,
-    Observation,
-    StateInterval,
-)
 from monitoring.models.devices import (  # noqa: F401
     DataType,
     DeviceHealth,
@@ -28,4 +8,14 @@ from monitoring.models.devices import (  # noqa: F401
     SecurityPolicy,
     SignalBinding,
     WordOrder,
+)
+from monitoring.models.history import (  # noqa: F401
+    DERIVED_EVENT_KINDS,
+    CountBucket,
+    Event,
+    EventKind,
+    MachineStatus,
+    Observation,
+    Signal,
+    StateInterval,
 )

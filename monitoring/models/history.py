@@ -1,10 +1,15 @@
-"""Append-only history: raw observations and what the pipeline derives from them."""
+"""Append-only history (observations) and its projection (intervals, buckets, events).
+
+Observations are the record. State intervals, count buckets and the derived events are a
+projection of them: `monitoring.pipeline` rewrites them by replaying observations, and would
+write the same rows again from the observations alone.
+"""
 
 from __future__ import annotations
 
 from django.db import models
 
-from monitoring.models.plant import DowntimeReason, Machine
+from planning.models import DowntimeReason, Machine
 
 
 class Signal(models.TextChoices):
@@ -24,16 +29,24 @@ class Signal(models.TextChoices):
 
 
 class Observation(models.Model):
-    """One reading of one signal of one machine, exactly as it arrived (after validation)."""
+    """One reading of one signal of one machine, exactly as it arrived (after validation).
+
+    Append-only: a row is never changed or deleted. A correction (an operator choosing another
+    reason for the same instant) is a new row with a higher `revision`, which supersedes the
+    rows of the same machine, signal and instant.
+    """
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+")
     ts = models.DateTimeField()
     signal = models.CharField(max_length=16, choices=Signal.choices)
     value = models.CharField(max_length=64)
+    revision = models.PositiveSmallIntegerField(
+        default=0, help_text="0 as it first arrived; each correction of the same instant counts one up.",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["machine", "signal", "ts"], name="unique_observation"),
+            models.UniqueConstraint(fields=["machine", "signal", "ts", "revision"], name="unique_observation"),
         ]
         indexes = [models.Index(fields=["machine", "ts"], name="observation_machine_ts")]
 

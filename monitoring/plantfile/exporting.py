@@ -9,13 +9,19 @@ from typing import Any
 import yaml
 from django.db import models
 
-from monitoring.models import DowntimeReason, Line, ModbusDevice, OpcUaEndpoint, Site
+from monitoring.models import ModbusDevice, OpcUaEndpoint
 from monitoring.plantfile.importing import (
-    AREA_FIELDS, LINE_FIELDS, MACHINE_FIELDS, MODBUS_FIELDS, OPCUA_FIELDS, PRODUCT_FIELDS, SITE_FIELDS,
+    AREA_FIELDS,
+    LINE_FIELDS,
+    MACHINE_FIELDS,
+    MODBUS_FIELDS,
+    OPCUA_FIELDS,
+    PRODUCT_FIELDS,
+    SITE_FIELDS,
 )
 from monitoring.plantfile.reading import Field
 from planning.lib.calendar import WEEKDAYS
-from planning.models import Product
+from planning.models import DowntimeReason, Line, Product, Site
 
 HEADER = (
     "# OEE Live plant configuration (schema: docs/plant-config.md).\n"

@@ -15,15 +15,35 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from monitoring.models import (
-    Area, DowntimeReason, FaultCode, Line, LossCategory, Machine, ModbusDevice, OpcUaEndpoint, SignalBinding, Site,
-)
+from monitoring.models import ModbusDevice, OpcUaEndpoint, SignalBinding
 from monitoring.plantfile.reading import (
-    Field, Problems, check, flag, mapping, number, optional_whole, positive, save, sequence, snapshot, text, whole,
+    Field,
+    Problems,
+    check,
     fill,
+    flag,
+    mapping,
+    number,
+    optional_whole,
+    positive,
+    save,
+    sequence,
+    snapshot,
+    text,
+    whole,
 )
 from monitoring.plantfile.schedule import import_calendar_exceptions, import_shift_pattern
-from planning.models import Product, ProductCycleTime
+from planning.models import (
+    Area,
+    DowntimeReason,
+    FaultCode,
+    Line,
+    LossCategory,
+    Machine,
+    Product,
+    ProductCycleTime,
+    Site,
+)
 
 CODE = Field("code", text, required=True)
 NAME = Field("name", text, required=True)

@@ -19,8 +19,8 @@ from planning.lib.calendar import BreakSpec, ShiftSpec, break_outside_shift, ove
 from planning.models import Break, CalendarException, Shift, ShiftPattern
 
 if TYPE_CHECKING:
-    from monitoring.models import Line
     from monitoring.plantfile.importing import PlantImport
+    from planning.models import Line
 
 PATTERN_FIELDS = [Field("name", text, required=True)]
 SHIFT_FIELDS = [Field("name", text, required=True), Field("start", clock, required=True),

@@ -16,12 +16,11 @@ from django.utils import timezone
 
 from monitoring import charts, kpi
 from monitoring.lib.oee import SIX_BIG_LOSSES
-from monitoring.models import Line, LossCategory, Machine
-from monitoring.permissions import lines_visible_to
-from monitoring.views import chrome, machines_of, visible_line
+from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import ShiftWindow, local_day_bounds
-from planning.models import ShiftPattern
-from planning.schedule import line_calendar
+from planning.models import Line, LossCategory, Machine
+from planning.permissions import lines_visible_to
+from planning.schedule import LineCalendar, line_calendar
 
 MAX_DAYS = 31
 COLUMNS = (
@@ -95,23 +94,13 @@ class ShiftReport:
         return steps
 
 
-def _windows(line: Line, first_day: date, last_day: date) -> list[ShiftWindow]:
-    """Shift occurrences whose local date is in [first_day, last_day]; one per day without a pattern."""
+def _calendar(line: Line, first_day: date, last_day: date) -> tuple[LineCalendar, list[ShiftWindow]]:
+    """The line's calendar over the local days, and its shift occurrences that start on them."""
     zone = line.area.site.zone
     start, _ = local_day_bounds(first_day, zone)
     _, end = local_day_bounds(last_day, zone)
-    if not ShiftPattern.objects.filter(line=line).exists():
-        days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-        return [ShiftWindow("All day", day, *local_day_bounds(day, zone)) for day in days]
-    windows = line_calendar(line, start, end).windows
-    return [w for w in windows if first_day <= w.local_date <= last_day]
-
-
-def _occurrences(machine: Machine, windows: list[ShiftWindow], now: datetime) -> list[tuple[ShiftWindow, kpi.Result]]:
-    has_pattern = windows and windows[0].name != "All day"
-    if has_pattern:
-        return kpi.per_shift(machine, windows[0].start, max(w.end for w in windows), now)
-    return [pair for w in windows for pair in kpi.per_shift(machine, w.start, w.end, now)]
+    calendar = line_calendar(line, start, end)
+    return calendar, [w for w in calendar.windows if first_day <= w.local_date <= last_day]
 
 
 def build_report(line: Line, first_day: date, last_day: date, now: datetime | None = None) -> ShiftReport:
@@ -119,42 +108,37 @@ def build_report(line: Line, first_day: date, last_day: date, now: datetime | No
     now = now or timezone.now()
     zone = line.area.site.zone
     report = ShiftReport(line=line, first_day=first_day, last_day=last_day)
-    windows = _windows(line, first_day, last_day)
+    calendar, windows = _calendar(line, first_day, last_day)
     if not windows:
         return report
     report.start, report.end = windows[0].start, max(w.end for w in windows)
-    machines = machines_of(line)
-    per_window: dict[str, dict] = {}
+    started = [w for w in windows if w.start < now]
+    machines = line.machines_in_order()
+    subject = line.subject_machines()
+    results = {
+        machine.code: [kpi.machine_result(machine, w.start, w.end, now, calendar) for w in started]
+        for machine in {*machines, *subject}
+    }
     for machine in machines:
         table = MachineTable(machine)
-        total = kpi.EMPTY
-        for window, result in _occurrences(machine, windows, now):
+        for window, result in zip(started, results[machine.code]):
             table.rows.append(Row(
                 machine.code, window.local_date.isoformat(), window.name,
                 window.start.astimezone(zone).strftime("%H:%M"), window.end.astimezone(zone).strftime("%H:%M"),
                 result,
             ))
-            total += result
-            slot = per_window.setdefault(window.key, {"label": window.key, "start": window.start, "machines": {}})
-            slot["machines"][machine.code] = result
-        table.total = Row(machine.code, "", "Total", "", "", total)
+        table.total = Row(machine.code, "", "Total", "", "", sum(results[machine.code], kpi.EMPTY))
         report.tables.append(table)
 
-    # A line's OEE is its constraint machine's; without one, the sum of its machines (as kpi.line_result).
-    subject = [m for m in machines if m.pk == line.constraint_machine_id] or machines
-    codes = [m.code for m in subject]
-    for table in report.tables:
-        if table.machine.code in codes:
-            report.line_total += table.total.result
-    for slot in sorted(per_window.values(), key=lambda s: s["start"]):
-        line_result = kpi.EMPTY
-        for code in codes:
-            line_result += slot["machines"].get(code, kpi.EMPTY)
+    # The line's figures are those of its subject machines (Line.subject_machines), summed.
+    for index, window in enumerate(started):
+        line_result = sum((results[m.code][index] for m in subject), kpi.EMPTY)
+        report.line_total += line_result
         report.trend.append({
-            "label": slot["label"], "start": slot["start"].isoformat(), "oee": line_result.figures.oee,
-            "machines": {code: r.figures.oee for code, r in slot["machines"].items()},
+            "label": window.key, "start": window.start.isoformat(), "oee": line_result.figures.oee,
+            "machines": {m.code: results[m.code][index].figures.oee for m in machines},
         })
-    report.downtime = charts.downtime_by_reason(subject, report.start, report.end, now)
+    report.downtime = charts.downtime_by_reason(subject, report.start, report.end, now, calendar)
     return report
 
 
@@ -193,16 +177,12 @@ def shift_report(request: HttpRequest) -> HttpResponse:
     except ReportRequestError as error:
         lines = list(lines_visible_to(request.user, Line.objects.all()))
         context.update(error=str(error), lines=lines)
-        return render(request, "planning/shift_report.html", context, status=400)
+        return render(request, "monitoring/shift_report.html", context, status=400)
     context.update(lines=lines, line=line, first_day=first, last_day=last,
                    start_value=first.isoformat(), end_value=last.isoformat())
     if line is not None:
         report = build_report(line, first, last)
-        constraint = line.constraint_machine
-        thresholds = {
-            "target_oee": constraint.target_oee if constraint else 0.85,
-            "warning_oee": constraint.warning_oee if constraint else 0.65,
-        }
+        thresholds = line.thresholds
         context.update(
             report=report, site_tz=line.area.site.time_zone, thresholds=thresholds,
             chart_data={
@@ -212,7 +192,7 @@ def shift_report(request: HttpRequest) -> HttpResponse:
                 "target": thresholds["target_oee"],
             },
         )
-    return render(request, "planning/shift_report.html", context)
+    return render(request, "monitoring/shift_report.html", context)
 
 
 @login_required

@@ -1,4 +1,7 @@
-"""Admin for the plant hierarchy (site → area → line → machine) and the downtime reasons."""
+"""Admin for the equipment hierarchy (site → area → line → machine), downtime reasons and fault codes.
+
+The machine's page is extended by `monitoring.admin` with the machine's signal map.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from monitoring.models import Area, DowntimeReason, FaultCode, Line, Machine, SignalBinding, Site
+from planning.models import Area, DowntimeReason, FaultCode, Line, Machine, Site
 
 CYCLE_TIME_MUST_BE_POSITIVE = "The ideal cycle time must be positive (seconds per part)."
 
@@ -97,16 +100,6 @@ class FaultCodeInline(admin.TabularInline):
     extra = 0
 
 
-class SignalBindingInline(admin.TabularInline):
-    model = SignalBinding
-    fields = ["signal", "modbus_device", "table", "address", "data_type", "bit", "opcua_endpoint", "node_id",
-              "scale", "offset"]
-    autocomplete_fields = ["modbus_device", "opcua_endpoint"]
-    extra = 0
-    verbose_name = "signal binding"
-    verbose_name_plural = "signal map (where each signal is read)"
-
-
 @admin.register(Machine)
 class MachineAdmin(admin.ModelAdmin):
     form = MachineForm
@@ -117,7 +110,7 @@ class MachineAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "line__code"]
     list_select_related = ["line"]
     autocomplete_fields = ["line"]
-    inlines = [FaultCodeInline, SignalBindingInline]
+    inlines = [FaultCodeInline]
     fieldsets = [
         (None, {"fields": ["line", "code", "name", "position", "enabled"]}),
         ("Speed and counting", {"fields": ["default_ideal_cycle_time", "micro_stop_threshold", "counter_bits",

@@ -9,7 +9,7 @@ from planning.lib.calendar import WEEKDAYS, BreakSpec, ShiftSpec, break_outside_
 
 
 class ShiftPattern(models.Model):
-    line = models.OneToOneField("monitoring.Line", on_delete=models.CASCADE, related_name="shift_pattern")
+    line = models.OneToOneField("planning.Line", on_delete=models.CASCADE, related_name="shift_pattern")
     name = models.CharField(max_length=120)
 
     class Meta:
@@ -69,7 +69,7 @@ class ExceptionKind(models.TextChoices):
 class CalendarException(models.Model):
     """A one-off change to a line's calendar: a holiday inside shifts, or an extra shift."""
 
-    line = models.ForeignKey("monitoring.Line", on_delete=models.CASCADE, related_name="calendar_exceptions")
+    line = models.ForeignKey("planning.Line", on_delete=models.CASCADE, related_name="calendar_exceptions")
     kind = models.CharField(max_length=16, choices=ExceptionKind.choices)
     name = models.CharField(max_length=120)
     start = models.DateTimeField()

@@ -1,4 +1,4 @@
-"""The plant hierarchy: site → area → line → machine, and downtime reasons."""
+"""The equipment hierarchy (site → area → line → machine), downtime reasons and fault-code maps."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+
+from planning.lib.reasons import NO_DATA_REASON
+from planning.permissions import lines_visible_to
 
 code_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
@@ -75,8 +78,6 @@ class Area(models.Model):
 class LineQuerySet(models.QuerySet):
     def visible_to(self, user) -> LineQuerySet:
         """Lines the user may see: all for managers and admins, their own for operators."""
-        from monitoring.permissions import lines_visible_to
-
         return lines_visible_to(user, self)
 
 
@@ -105,6 +106,30 @@ class Line(models.Model):
     def site(self) -> Site:
         return self.area.site
 
+    def machines_in_order(self) -> list[Machine]:
+        """The line's enabled machines as screens show them: the constraint machine first, then by position."""
+        machines = list(self.machines.enabled().with_plant())
+        machines.sort(key=lambda m: (m.pk != self.constraint_machine_id, m.position, m.code))
+        return machines
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The line's OEE colours: its constraint machine's target and warning levels, else the defaults."""
+        source = self.constraint_machine
+        return {
+            "target_oee": source.target_oee if source else Machine.DEFAULT_TARGET_OEE,
+            "warning_oee": source.warning_oee if source else Machine.DEFAULT_WARNING_OEE,
+        }
+
+    def subject_machines(self) -> list[Machine]:
+        """The machines whose summed times and counts are the line's OEE: its constraint machine, else all enabled.
+
+        The one place this rule lives (DESIGN.md §4: a line's OEE is its constraint machine's).
+        """
+        if self.constraint_machine_id is not None:
+            return [self.constraint_machine]
+        return list(self.machines.enabled().with_plant())
+
     def clean(self) -> None:
         if self.constraint_machine_id and self.pk and self.constraint_machine.line_id != self.pk:
             raise ValidationError({"constraint_machine": "The constraint machine must belong to this line."})
@@ -119,6 +144,9 @@ class MachineQuerySet(models.QuerySet):
 
 
 class Machine(models.Model):
+    DEFAULT_TARGET_OEE = 0.85
+    DEFAULT_WARNING_OEE = 0.65
+
     line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="machines")
     code = models.CharField(max_length=40, unique=True, validators=[code_validator])
     name = models.CharField(max_length=120)
@@ -147,11 +175,11 @@ class Machine(models.Model):
         help_text="Seconds after a shift start or a setup during which rejects are startup rejects.",
     )
     target_oee = models.FloatField(
-        default=0.85, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        default=DEFAULT_TARGET_OEE, validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="OEE at or above this shows green (0.85 = 85 %).",
     )
     warning_oee = models.FloatField(
-        default=0.65, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        default=DEFAULT_WARNING_OEE, validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="OEE below this shows red; between warning and target, yellow.",
     )
 
@@ -172,8 +200,21 @@ class Machine(models.Model):
             raise ValidationError({"warning_oee": "The warning level must not be above the target."})
 
 
+QUALITY_CATEGORIES = (LossCategory.PRODUCTION_REJECTS, LossCategory.STARTUP_REJECTS)
+
+
+class DowntimeReasonQuerySet(models.QuerySet):
+    def for_stops(self) -> DowntimeReasonQuerySet:
+        """Reasons a stop may be given: not a quality reason (those are for scrap), not the pipeline's no-data."""
+        return self.exclude(loss_category__in=QUALITY_CATEGORIES).exclude(code=NO_DATA_REASON)
+
+    def for_scrap(self) -> DowntimeReasonQuerySet:
+        """Reasons scrap may be entered with: production or startup rejects."""
+        return self.filter(loss_category__in=QUALITY_CATEGORIES)
+
+
 class DowntimeReason(models.Model):
-    """A reason for a stop, in a two-level tree (group → reason)."""
+    """A reason for a stop (or for scrap), in a two-level tree (group → reason)."""
 
     code = models.CharField(max_length=40, unique=True, validators=[code_validator])
     name = models.CharField(max_length=120)
@@ -187,6 +228,8 @@ class DowntimeReason(models.Model):
     planned = models.BooleanField(
         default=False, help_text="A planned stop is excluded from planned production time.",
     )
+
+    objects = DowntimeReasonQuerySet.as_manager()
 
     class Meta:
         ordering = ["parent__code", "code"]

@@ -122,7 +122,7 @@ PLANT = """
 from datetime import timedelta
 from django.core.management import call_command
 from django.utils import timezone
-from monitoring.models import Line
+from planning.models import Line
 from planning.models import Product, WorkOrder
 call_command("import_plant", "demo/plant.yaml")
 call_command("demo_users")

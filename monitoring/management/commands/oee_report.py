@@ -7,8 +7,8 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring import kpi
-from monitoring.models import Line
 from planning.lib.calendar import local_day_bounds
+from planning.models import Line
 from planning.schedule import line_calendar
 
 

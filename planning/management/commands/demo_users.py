@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from monitoring.models import Line
-from monitoring.permissions import ADMINS, MANAGERS, OPERATORS
+from planning.models import Line
+from planning.permissions import ADMINS, MANAGERS, OPERATORS
 
 PASSWORD_VARIABLE = "OEE_DEMO_PASSWORD"
 

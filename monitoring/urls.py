@@ -1,0 +1,23 @@
+"""URLs of what the machines do: the pages, the reports and the JSON API."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from monitoring.api import results, screens
+from monitoring.views import pages, reports
+
+urlpatterns = [
+    path("api/v1/oee/", results.OeeView.as_view(), name="api-oee"),
+    path("api/v1/reasons/", screens.ReasonsView.as_view(), name="api-reasons"),
+    path("api/v1/machines/<str:code>/reasons/", screens.AssignReasonView.as_view(), name="api-machine-reasons"),
+    path("api/v1/machines/<str:code>/scrap/", screens.ScrapView.as_view(), name="api-machine-scrap"),
+    path("api/v1/machines/<str:code>/stops/", screens.StopsView.as_view(), name="api-machine-stops"),
+    path("api/v1/machines/<str:code>/timeline/", screens.TimelineView.as_view(), name="api-machine-timeline"),
+    path("api/v1/machines/<str:code>/events/", screens.EventsView.as_view(), name="api-machine-events"),
+    path("", pages.overview, name="overview"),
+    path("lines/<str:code>/", pages.line_screen, name="line-screen"),
+    path("machines/<str:code>/", pages.machine_detail, name="machine-detail"),
+    path("reports/shift/", reports.shift_report, name="shift-report"),
+    path("reports/shift.csv", reports.shift_report_csv, name="shift-report-csv"),
+]
