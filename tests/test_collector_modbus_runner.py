@@ -16,6 +16,16 @@ from monitoring.simulator.modbus_server import DeviceSpec, SimulatedModbusDevice
 from oee_site.redis_server import free_port
 
 CLOCKS: list[asyncio.Task] = []
+DEADLINE = 30.0  # seconds to wait for an outcome that must come, however loaded the machine
+
+
+async def until(condition, what: str, deadline: float = DEADLINE) -> None:
+    """Wait for `condition()` to hold, checking every 20 ms; fail saying `what` never happened."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline
+    while not condition():
+        assert loop.time() < give_up, f"{what} did not happen within {deadline:g} s"
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)
@@ -82,14 +92,16 @@ async def test_a_value_is_sent_when_it_changes_or_when_a_heartbeat_is_due():
     host = CollectorHost(sink, flush_interval=0.05)
     host.start()
     host.add(host_spec(device, interval=0.05, expected=1.0))
-    await asyncio.sleep(1.6)
+    await until(lambda: len(sink.of("M0", "total_count")) >= 4, "four sends of an unchanged count")
     await host.stop()
     await device.stop()
     scans = device.function_codes[3]
     sent = sink.of("M0", "total_count")
-    assert scans >= 20
-    # First value, then one heartbeat every 0.5 s: 3 or 4 in 1.6 s, not one per scan.
-    assert 3 <= len(sent) <= 5
+    # The count never changed: after the first value only heartbeats, half an expected interval
+    # (0.5 s) apart by the scans' own clock, so far fewer than the scans.
+    gaps = [(b.ts - a.ts).total_seconds() for a, b in zip(sent[1:], sent[2:])]
+    assert gaps and all(gap >= 0.5 - 0.01 for gap in gaps), gaps
+    assert scans >= 2 * len(sent)
     assert sink.of("M0", "connected")[0].value is True
 
 
@@ -98,17 +110,19 @@ async def test_every_scan_round_goes_to_the_sink_in_few_batches():
     sink = Recorder()
     host = CollectorHost(sink, flush_interval=0.2)
     host.start()
+    started = asyncio.get_running_loop().time()
     for device in devices:
         host.add(host_spec(device, interval=0.05))
-    await asyncio.sleep(1.0)
-    batches = sink.batches
+    await until(lambda: sum(d.function_codes[3] for d in devices) >= 60, "60 scans")
+    batches, elapsed = sink.batches, asyncio.get_running_loop().time() - started
     await host.stop()
     for device in devices:
         await device.stop()
     scans = sum(d.function_codes[3] for d in devices)
-    assert scans >= 60
-    assert batches <= 6  # one per 0.2 s
-    assert len(sink.samples) > sink.batches * 5
+    # One batch per flush interval at most, whatever the number of scans: never one per scan.
+    assert batches <= elapsed / 0.2 + 2
+    assert 2 * batches <= scans
+    assert len(sink.samples) > sink.batches
 
 
 async def test_a_silent_device_puts_its_machines_in_no_data_and_back():
@@ -117,16 +131,18 @@ async def test_a_silent_device_puts_its_machines_in_no_data_and_back():
     host = CollectorHost(sink, flush_interval=0.05, max_backoff=0.2)
     host.start()
     host.add(host_spec(device, interval=0.1, timeout=0.2))
-    await asyncio.sleep(0.4)
+    await until(lambda: sink.of("M0", "connected"), "the first connected=true")
     device.hang()
-    await asyncio.sleep(0.8)  # more than three scan intervals
+    await until(lambda: len(sink.of("M0", "connected")) >= 2, "connected=false after three silent scan intervals")
     run = host.runs["modbus:dev-0"]
     assert [s.value for s in sink.of("M0", "connected")] == [True, False]
     assert run.health.connected is False
-    assert run.health.consecutive_errors >= 1
+    await until(lambda: run.health.consecutive_errors >= 1, "an error in the device's health")
     assert "No response" in run.health.last_error or "reading holding" in run.health.last_error
     device.heal()
-    await asyncio.sleep(0.8)
+    await until(lambda: len(sink.of("M0", "connected")) >= 3, "connected=true once it answers again")
+    await until(lambda: len(sink.samples) >= sink.samples.index(sink.of("M0", "connected")[2]) + 5,
+                "every signal sent afresh")
     await host.stop()
     await device.stop()
     connected = sink.of("M0", "connected")
@@ -150,29 +166,32 @@ async def test_bad_devices_never_slow_the_healthy_ones():
     healthy = devices[5:]
     host = CollectorHost(Recorder(), flush_interval=0.1)
     host.start()
-    interval, seconds = 0.1, 2.0
+    interval, timeout = 0.1, 0.5
     for device in devices:
-        host.add(host_spec(device, interval=interval, timeout=0.5))
-    await asyncio.sleep(0.3)
-    before = {key: stats["scans"] for key, stats in host.stats().items()}
+        host.add(host_spec(device, interval=interval, timeout=timeout))
+    await until(lambda: all(s["scans"] >= 2 for s in host.stats().values()), "every device read")
+    loop = asyncio.get_running_loop()
+    before, started = {key: stats["scans"] for key, stats in host.stats().items()}, loop.time()
     hanging.hang()
     garbage.answer_garbage()
     refusing.answer_exception(6)
     await stopped.stop()
     dropper = asyncio.create_task(keep_dropping(dropping))
-    await asyncio.sleep(seconds)
-    after = host.stats()
+    bad_keys = [f"modbus:{d.spec.code}" for d in (hanging, garbage, refusing, stopped, dropping)]
+    await until(lambda: all(host.stats()[key]["errors"] >= 1 for key in bad_keys), "an error on every bad device")
+    await asyncio.sleep(1.0)
+    after, elapsed = host.stats(), loop.time() - started
     dropper.cancel()
     await host.stop()
     for device in devices:
         await device.stop()
-    expected = seconds / interval
+    # A healthy device waiting on a bad one's 0.5-s timeouts would manage a fifth of its scans at
+    # most; on its own it keeps (nearly) its pace, measured by the same clock.
+    expected = elapsed / interval
     for device in healthy:
         key = f"modbus:{device.spec.code}"
-        assert (after[key]["scans"] - before[key]) / expected >= 0.8, (key, after[key])
+        assert (after[key]["scans"] - before[key]) / expected >= 0.5, (key, after[key], expected)
         assert after[key]["errors"] == 0
-    for device in (hanging, garbage, refusing, stopped, dropping):
-        assert after[f"modbus:{device.spec.code}"]["errors"] >= 1, device
 
 
 def test_the_back_off_doubles_with_jitter_up_to_a_ceiling():
@@ -198,12 +217,12 @@ async def test_observations_are_kept_and_retried_when_the_sink_fails():
     host = CollectorHost(flaky, flush_interval=0.05)
     host.start()
     host.add(host_spec(device, interval=0.05))
-    await asyncio.sleep(2.5)  # two failures back off 1 s and 2 s, then everything goes through
+    # Two failures back off 1 s and 2 s, then everything goes through.
+    await until(lambda: len([s for s in delivered if s.signal == "total_count"]) > 10, "deliveries after failures")
     await host.stop()
     await device.stop()
     counts = [s.value for s in delivered if s.signal == "total_count"]
     assert failures["n"] == 2
-    assert len(counts) > 10
     assert counts == sorted(counts)  # nothing lost in the middle, nothing out of order
     assert delivered[0].signal == "connected"
 
@@ -215,14 +234,14 @@ async def test_health_rows_follow_the_device():
                          health_every=60.0)
     host.start()
     host.add(host_spec(device, interval=0.05, timeout=0.2))
-    await asyncio.sleep(0.3)
+
+    def states() -> list[tuple]:
+        return [(r.connected, r.collector, r.consecutive_errors > 0) for r in rows]
+
+    await until(lambda: (True, "w1", False) in states(), "a healthy row")
     await device.stop()
-    await asyncio.sleep(0.6)
+    await until(lambda: (False, "w1", True) in states(), "a row with the device's errors")
     await host.remove("modbus:dev-0")
-    await asyncio.sleep(0.1)
     await host.stop()
-    states = [(r.connected, r.collector, r.consecutive_errors > 0) for r in rows]
-    assert (True, "w1", False) in states
-    assert (False, "w1", True) in states
-    assert states[-1][:2] == (False, "")  # given up: no collector owns it
+    assert states()[-1][:2] == (False, "")  # given up: no collector owns it
     assert rows[-1].last_good_read is not None and rows[-1].machines == ("M0",)
