@@ -72,6 +72,17 @@ def test_a_wrong_touch_can_be_corrected_and_both_are_in_the_events(client, stop)
     assert [(e.detail["reason"], e.detail["previous"]) for e in given] == [("jam", None), ("changeover", "jam")]
 
 
+def test_a_correction_is_a_new_observation_and_the_history_keeps_every_choice(client, stop):
+    client.force_login(stop.operator)
+    for reason in ("jam", "changeover", "jam"):
+        post(client, "/api/v1/machines/A1/reasons/", {"stop_start": iso(at(10)), "reason": reason})
+    stored = Observation.objects.filter(machine=stop.a1, signal="reason", ts=at(10)).order_by("revision")
+    assert [(o.value, o.revision) for o in stored] == [("jam", 0), ("changeover", 1), ("jam", 2)]
+    # A late device reading makes the pipeline replay the stop: the newest choice still holds.
+    record_observations([ObservationIn("A1", at(20), "running", False)])
+    assert intervals(stop.a1)[1] == (at(10), at(40), "stopped", "jam")
+
+
 def test_a_long_stop_is_split_into_two_reasons(client, stop):
     client.force_login(stop.operator)
     assert post(client, "/api/v1/machines/A1/reasons/",

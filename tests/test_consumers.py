@@ -14,7 +14,6 @@ from django.test import Client
 from monitoring import live
 from monitoring.pipeline import ObservationIn, record_observations
 from oee_site.asgi import application
-from tests.histories import NOON, hour_of_b1
 
 # Consumers read the database from other threads: the data must be committed to be seen.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -203,78 +202,3 @@ async def test_end_to_end_over_the_real_redis_channel_layer(plant, settings, red
         await communicator.disconnect()
     finally:
         await layer.flush()
-
-
-# --- the message itself, and what a broken channel layer does ------------------------------------
-
-@pytest.fixture
-def busy_b1(plant):
-    """B1 runs from 09:00 on order WO-1 (3000 parts, 1 s each), 30 parts a minute, read each minute."""
-    from planning.models import Product, ProductCycleTime, WorkOrder
-
-    product = Product.objects.create(code="P1", name="Lid")
-    ProductCycleTime.objects.create(product=product, machine=plant.b1, ideal_cycle_time=1.0)
-    WorkOrder.objects.create(
-        number="WO-1", product=product, quantity=3000, line=plant.line_b, machine=plant.b1,
-        planned_start=NOON - timedelta(hours=2), planned_end=NOON + timedelta(hours=2),
-        status="running", actual_start=NOON - timedelta(hours=2),
-    )
-    hour_of_b1()
-    return plant
-
-
-def test_a_message_carries_state_shift_figures_order_and_device(busy_b1, client):
-    from monitoring.models import DeviceHealth, ModbusDevice, SignalBinding
-
-    device = ModbusDevice.objects.create(code="plc-b", host="127.0.0.1")
-    SignalBinding.objects.create(machine=busy_b1.b1, signal="running", modbus_device=device, table="coil",
-                                 address=0, data_type="bool")
-    assert live.machine_message(busy_b1.b1, NOON)["connected"] is False  # no collector has reported yet
-    DeviceHealth.objects.create(device_kind="modbus", device_code="plc-b", connected=False, last_error="timed out")
-
-    message = live.machine_message(busy_b1.b1, NOON)
-    assert (message["machine"], message["line"], message["name"]) == ("B1", "B", "Seamer")
-    assert message["ts"] == live.iso(NOON)
-    assert (message["state"], message["state_since"], message["reason"]) == (
-        "running", live.iso(NOON - timedelta(hours=1)), None)
-    assert message["shift"] == {"name": "All day", "start": "2026-01-11T23:00:00.000000+00:00",
-                                "end": "2026-01-12T23:00:00.000000+00:00"}
-    assert (message["connected"], message["device_error"]) == (False, "timed out")
-    assert (message["target_oee"], message["warning_oee"]) == (0.85, 0.65)
-    # The figures are those of the OEE API over the shift so far.
-    client.force_login(busy_b1.manager)
-    api = client.get("/api/v1/oee/", {"machine": "B1", "start": message["shift"]["start"],
-                                      "end": message["ts"]}).json()
-    for key in ("total_count", "good_count", "reject_count", "availability", "performance", "quality", "oee"):
-        assert message[key] == api[key], key
-    assert message["total_count"] == 30 * 59
-    order = message["work_order"]
-    assert (order["number"], order["product"], order["quantity"], order["produced"]) == ("WO-1", "P1", 3000, 1770)
-    # 1230 parts to go at 1 s each, at the shift's performance so far (1770 ideal s in 3600 s of run).
-    expected = NOON + timedelta(seconds=1230 / (1770 / 3600))
-    assert abs(datetime.fromisoformat(order["eta"]) - expected) < timedelta(milliseconds=1)
-    assert live.machine_message(busy_b1.a1, NOON)["connected"] is True  # no device bound
-
-
-def test_a_machine_gone_quiet_shows_no_data_since_its_data_stopped(busy_b1):
-    message = live.machine_message(busy_b1.b1, NOON + timedelta(minutes=10))
-    # The last reading was at 09:59; three expected intervals (3 × 60 s) later the data stops counting.
-    assert (message["state"], message["state_since"], message["reason"]) == (
-        "no-data", live.iso(NOON + timedelta(minutes=2)), "no-data")
-
-
-def test_group_names_stay_valid_for_any_code():
-    assert live.machine_group("Line-1.Filler_2") == "machine.Line-1.Filler_2"
-    odd = live.line_group("Linie Ä/1")
-    assert odd.startswith("line._") and len(odd) < 100
-    assert all(c.isascii() and (c.isalnum() or c in "-_.") for c in odd)
-    assert live.line_group("x" * 90) != live.line_group("x" * 91)
-
-
-def test_a_channel_layer_that_is_down_never_fails_the_commit(plant, settings, caplog):
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
-    }}
-    result = record_observations([now_observation("B1", "running", True)])
-    assert result.applied == 1
-    assert "not sent" in caplog.text

@@ -5,12 +5,21 @@ from __future__ import annotations
 import pytest
 
 from monitoring.lib.oee import (
+    NO_DATA_TIME,
+    RUN,
+    SMALL_STOP,
+    UNPLANNED_STOP,
     Production,
     StateSpan,
     TimeBreakdown,
+    classify,
     classify_time,
+    downtime_by_reason,
     figures,
     resolve_quality,
+    state_now,
+    stretches,
+    time_breakdown,
 )
 
 H = 3600.0
@@ -156,3 +165,45 @@ def test_time_breakdowns_add_field_by_field():
 ])
 def test_quality_comes_from_whichever_counter_the_machine_has(counter, expected):
     assert resolve_quality(total_count=100, good=90, reject=3, scrap=2, quality_counter=counter) == expected
+
+
+# --- the one classification, and the folds over it ----------------------------------------------
+
+def test_every_second_of_planned_production_time_is_classified_once_with_its_reason():
+    states = [
+        StateSpan(0, 600, "running"),
+        StateSpan(600, 660, "stopped"),  # a minute: small stop
+        StateSpan(660, 1800, "running"),
+        StateSpan(1800, 2400, "stopped", loss_category="equipment_failure", reason="jam", reason_name="Jam"),
+        StateSpan(2400, 3000, "running"),
+    ]
+    result = classify((0, H), [(0, H)], [], states, micro_stop_threshold=120)
+    assert [(p.start, p.end, p.kind) for p in result.pieces] == [
+        (0, 600, RUN), (600, 660, SMALL_STOP), (660, 1800, RUN), (1800, 2400, UNPLANNED_STOP), (2400, 3000, RUN),
+        (3000, H, NO_DATA_TIME),  # no span covers the end: no data
+    ]
+    assert sum(p.seconds for p in result.pieces) == result.scheduled == H
+    assert downtime_by_reason(result) == {"Small stops": 60, "Jam": 600, "No data": 600}
+    times = time_breakdown(result)
+    assert times.unplanned_stop == 600 + 600 and times.run == 600 + 60 + 1140 + 600
+
+
+def test_the_stop_list_is_the_spans_with_gaps_as_no_data_and_only_unexplained_long_stops_need_a_reason():
+    states = [StateSpan(0, 100, "running"), StateSpan(100, 400, "stopped"), StateSpan(500, 560, "stopped")]
+    rows = stretches(states, 0, 1000, now=600, micro_stop_threshold=120)
+    assert [(r.span.start, r.span.end, r.span.state, r.needs_reason) for r in rows] == [
+        (0, 100, "running", False),
+        (100, 400, "stopped", True),
+        (400, 500, "no-data", False),  # the gap: unplanned, but no reason can be given to it
+        (500, 560, "stopped", False),  # 60 s: a small stop
+        (560, 600, "no-data", False),
+    ]
+    assert rows[-1].span.still_going and rows[2].unplanned
+
+
+def test_the_state_now_is_the_newest_span_while_data_comes_and_no_data_after():
+    going = StateSpan(100, 500, "running", still_going=True)
+    assert state_now([StateSpan(0, 100, "stopped"), going]) is going
+    quiet = state_now([StateSpan(0, 300, "running")])  # the data stopped at 300
+    assert (quiet.state, quiet.start, quiet.reason) == ("no-data", 300, "no-data")
+    assert state_now([]) is None
