@@ -149,8 +149,8 @@ async def collector_host(
     """The collector host over the same devices; its sink counts (pipeline off) or stores (on)."""
     from functools import partial
 
-    from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
     from monitoring.collectors.host import CollectorHost, DeviceSpec
+    from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
 
     observed = {"samples": 0, "calls": []}
     if pipeline:

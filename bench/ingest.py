@@ -68,7 +68,7 @@ def main() -> None:
         for i in range(0, len(stream), args.batch):
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.executemany(
-                    f"INSERT INTO {table} (machine_id, ts, signal, value) VALUES (%s, %s, %s, %s)",
+                    f"INSERT INTO {table} (machine_id, ts, signal, value, revision) VALUES (%s, %s, %s, %s, 0)",
                     [(machines[o.machine_code].pk, ops.adapt_datetimefield_value(o.ts), o.signal, str(o.value))
                      for o in stream[i:i + args.batch]],
                 )

@@ -8,7 +8,6 @@ so they agree.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -213,20 +212,3 @@ def machines_result(machines: list[Machine], start: datetime, end: datetime, now
 def line_result(line: Line, start: datetime, end: datetime, now: datetime | None = None) -> Result:
     """A line's OEE: the sum of its subject machines (its constraint machine, else all of them)."""
     return machines_result(line.subject_machines(), start, end, now)
-
-
-def per_shift(machine: Machine, start: datetime, end: datetime, now: datetime | None = None) -> list[tuple]:
-    """[(shift window, Result)] for every shift occurrence of the machine's line within [start, end)."""
-    now = now or timezone.now()
-    calendar = line_calendar(machine.line, start, end)
-    return [
-        (window, machine_result(machine, max(window.start, start), min(window.end, end), now, calendar))
-        for window in calendar.windows if window.start < now
-    ]
-
-
-def group_by(results: list[tuple[object, Result]]) -> dict[object, Result]:
-    grouped: dict[object, Result] = defaultdict(lambda: EMPTY)
-    for key, result in results:
-        grouped[key] = grouped[key] + result
-    return dict(grouped)

@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 from monitoring import kpi
 from monitoring.api.params import required_instant
 from planning.models import Line, Machine
-from planning.permissions import lines_visible_to
 
 
 class OeeView(APIView):
@@ -24,7 +23,7 @@ class OeeView(APIView):
         start, end = required_instant(params, "start"), required_instant(params, "end")
         if end <= start:
             raise ValidationError({"end": "end must be after start."})
-        visible = lines_visible_to(request.user, Line.objects.all())
+        visible = Line.objects.visible_to(request.user)
         if machine_code:
             machine = Machine.objects.with_plant().filter(code=machine_code, line__in=visible).first()
             if machine is None:

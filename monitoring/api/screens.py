@@ -1,6 +1,6 @@
 """JSON the line screens use: a machine's stops, timeline and events, the reason tree, and operator actions.
 
-Reading needs a line the user may see (`lines_visible_to`; otherwise 404). Giving reasons and
+Reading needs a line the user may see (`Line.objects.visible_to`; otherwise 404). Giving reasons and
 entering scrap needs an operator of the machine's line or an admin (`can_operate_line`; otherwise 403).
 Stops and intervals are folds over `kpi.MachinePeriod`, so the screens equal `/api/v1/oee/`.
 """
@@ -22,7 +22,7 @@ from monitoring.api.params import parse_instant
 from monitoring.lib.instants import iso
 from monitoring.models import Event
 from planning.models import DowntimeReason, Line, Machine
-from planning.permissions import can_operate_line, lines_visible_to
+from planning.permissions import can_operate_line
 from planning.schedule import current_shift
 
 # The period a screen gets when it names none and the line has no shift running now.
@@ -53,7 +53,7 @@ def _object(request: Request) -> dict:
 
 
 def _visible_machine(request: Request, code: str) -> Machine:
-    visible = lines_visible_to(request.user, Line.objects.all())
+    visible = Line.objects.visible_to(request.user)
     machine = Machine.objects.with_plant().filter(code=code, line__in=visible).first()
     if machine is None:
         raise NotFound(f"No machine {code!r} that you may see.")

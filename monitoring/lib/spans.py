@@ -67,10 +67,6 @@ class SpanIndex:
         self.spans = spans
         self.starts = [s for s, _ in spans]
 
-    def overlap(self, start: float, end: float) -> float:
-        """Seconds of [start, end) that the spans cover."""
-        return total(self.clip(start, end))
-
     def contains(self, ts: float) -> bool:
         i = bisect_right(self.starts, ts) - 1
         return i >= 0 and ts < self.spans[i][1]

@@ -20,7 +20,6 @@ from monitoring.lib.instants import iso
 from monitoring.live import tiles
 from monitoring.models import CountBucket, DeviceHealth, MachineStatus, SignalBinding
 from planning.lib.calendar import ShiftWindow
-from planning.lib.orders import order_at
 from planning.models import Line, Machine, WorkOrder, ideal_cycle_times
 from planning.schedule import calendar_around
 
@@ -122,8 +121,10 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
     subject = line.subject_machines()
     # The line shows the colour of its first machine: the constraint machine when it has one.
     first = in_order[:1]
-    periods = {m.pk: kpi.MachinePeriod(m, start, now, now, calendar) for m in [*shown, *subject, *first]}
-    results = {m.pk: periods[m.pk].result() for m in [*shown, *subject]}
+    periods: dict[int, kpi.MachinePeriod] = {}
+    for machine in [*shown, *subject, *first]:
+        periods.setdefault(machine.pk, kpi.MachinePeriod(machine, start, now, now, calendar))
+    results = {pk: periods[pk].result() for pk in {m.pk for m in [*shown, *subject]}}
     line_part = {
         "line_figures": {
             **_figures(sum((results[m.pk] for m in subject), kpi.EMPTY)),
@@ -134,9 +135,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
         "period_end": iso(now),
     }
     health = _device_health(shown)
-    windows = WorkOrder.objects.run_windows(shown, now, now)
-    running = {m.pk: order_at(windows[m.pk], now) for m in shown}
-    orders = WorkOrder.objects.select_related("product").in_bulk({pk for pk in running.values() if pk})
+    running = WorkOrder.objects.running_at(shown, now)
 
     messages = []
     for machine in shown:
@@ -156,7 +155,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
             "warning_oee": machine.warning_oee,
             "constraint": machine.pk == line.constraint_machine_id,
             **line_part,
-            "work_order": _work_order(machine, orders.get(running[machine.pk]), figures["performance"], now),
+            "work_order": _work_order(machine, running[machine.pk], figures["performance"], now),
             "connected": connected,
             "device_error": device_error,
             "stops": stops[:STOPS_SHOWN],

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from monitoring import live
 from planning.models import Line, Machine
-from planning.permissions import can_operate_line, can_view_line, lines_visible_to, role_of
+from planning.permissions import can_operate_line, can_view_line, role_of
 
 NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
@@ -83,7 +83,7 @@ def watch_for(user, kind: str, code: str | None) -> Watch:
     role = role_of(user)
     if role is None:
         raise Refused(FORBIDDEN)
-    visible = lines_visible_to(user, Line.objects.all())
+    visible = Line.objects.visible_to(user)
     lines = tuple(visible.values_list("pk", flat=True))
     if role in ("admin", "manager"):
         return Watch(kind, (live.PLANT_GROUP,), lines, None)

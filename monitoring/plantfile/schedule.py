@@ -16,11 +16,10 @@ from django.utils import timezone
 
 from monitoring.plantfile.reading import Field, check, clock, days, fill, instant, mapping, sequence, snapshot, text
 from planning.lib.calendar import BreakSpec, ShiftSpec, break_outside_shift, overlapping_shifts
-from planning.models import Break, CalendarException, Shift, ShiftPattern
+from planning.models import Break, CalendarException, Line, Shift, ShiftPattern
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # importing imports this module: the name is for the type hints only
     from monitoring.plantfile.importing import PlantImport
-    from planning.models import Line
 
 PATTERN_FIELDS = [Field("name", text, required=True)]
 SHIFT_FIELDS = [Field("name", text, required=True), Field("start", clock, required=True),

@@ -21,7 +21,7 @@ from monitoring.models import Event
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import local_day_bounds
 from planning.models import Line, Machine
-from planning.permissions import can_operate_line, lines_visible_to
+from planning.permissions import can_operate_line
 from planning.schedule import current_shift, line_calendar
 
 EVENT_LOG_LIMIT = 200
@@ -31,7 +31,7 @@ EVENT_LOG_LIMIT = 200
 def overview(request: HttpRequest) -> HttpResponse:
     """Every line the user may see, its figures and a tile per machine, live via /ws/plant/."""
     now = timezone.now()
-    lines = lines_visible_to(request.user, Line.objects.all()).select_related("area__site", "constraint_machine")
+    lines = Line.objects.visible_to(request.user).select_related("area__site", "constraint_machine")
     tiles = [{"line": line, "machines": live.line_snapshot(line, now)} for line in lines]
     zone = tiles[0]["line"].area.site.time_zone if tiles else "UTC"
     return render(request, "monitoring/overview.html", {

@@ -19,7 +19,6 @@ from monitoring.lib.oee import SIX_BIG_LOSSES
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import ShiftWindow, local_day_bounds
 from planning.models import Line, LossCategory, Machine
-from planning.permissions import lines_visible_to
 from planning.schedule import LineCalendar, line_calendar
 
 MAX_DAYS = 31
@@ -148,7 +147,7 @@ class ReportRequestError(ValueError):
 
 def _report_request(request: HttpRequest) -> tuple[Line | None, date, date, list[Line]]:
     """The line and local days asked for (defaults: the first line the user may see; yesterday and today)."""
-    lines = list(lines_visible_to(request.user, Line.objects.all()).select_related("area__site"))
+    lines = list(Line.objects.visible_to(request.user).select_related("area__site"))
     code = request.GET.get("line")
     line = visible_line(request, code) if code else (lines[0] if lines else None)
     zone = line.area.site.zone if line else timezone.get_default_timezone()
@@ -175,7 +174,7 @@ def shift_report(request: HttpRequest) -> HttpResponse:
     try:
         line, first, last, lines = _report_request(request)
     except ReportRequestError as error:
-        lines = list(lines_visible_to(request.user, Line.objects.all()))
+        lines = list(Line.objects.visible_to(request.user))
         context.update(error=str(error), lines=lines)
         return render(request, "monitoring/shift_report.html", context, status=400)
     context.update(lines=lines, line=line, first_day=first, last_day=last,

@@ -57,10 +57,6 @@ class WorkOrderQuerySet(models.QuerySet):
     def running(self) -> WorkOrderQuerySet:
         return self.filter(status=WorkOrderStatus.RUNNING)
 
-    def on(self, machine: Machine) -> WorkOrderQuerySet:
-        """Work orders for this machine, or for its whole line."""
-        return self.filter(Q(machine=machine) | Q(machine__isnull=True, line_id=machine.line_id))
-
     def run_windows(self, machines: Iterable[Machine], start: datetime, end: datetime) -> dict[int, list[RunWindow]]:
         """Per machine id, the run windows of its orders (and its line's) that overlap [start, end]."""
         machines = list(machines)
@@ -77,10 +73,13 @@ class WorkOrderQuerySet(models.QuerySet):
                     windows[machine.pk].append(RunWindow(pk, actual_start, actual_end, machine_id is not None))
         return windows
 
-    def running_on(self, machine: Machine, at: datetime) -> WorkOrder | None:
-        """The order whose run window holds `at` on the machine (its own before its line's), or None."""
-        order_id = order_at(self.run_windows([machine], at, at)[machine.pk], at)
-        return None if order_id is None else self.select_related("product").get(pk=order_id)
+    def running_at(self, machines: Iterable[Machine], at: datetime) -> dict[int, WorkOrder | None]:
+        """Per machine id, the order whose run window holds `at` (its own before its line's), or None."""
+        machines = list(machines)
+        windows = self.run_windows(machines, at, at)
+        running = {m.pk: order_at(windows[m.pk], at) for m in machines}
+        orders = self.select_related("product").in_bulk({pk for pk in running.values() if pk is not None})
+        return {machine_id: orders.get(order_id) for machine_id, order_id in running.items()}
 
 
 class WorkOrder(models.Model):
