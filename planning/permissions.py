@@ -11,8 +11,8 @@ ADMINS = "Admins"
 
 
 def role_of(user: User | AnonymousUser) -> str | None:
-    """'admin', 'manager', 'operator', or None for a user with no role."""
-    if not user.is_authenticated:
+    """'admin', 'manager', 'operator', or None for a user with no role (and for an API client)."""
+    if not isinstance(user, User) or not user.is_authenticated:
         return None
     if user.is_superuser:
         return "admin"

@@ -116,3 +116,20 @@ def plant(db):
         jam=jam, changeover=changeover, meeting=meeting,
         operator=operator, manager=manager, outsider=outsider,
     )
+
+
+@pytest.fixture
+def api_key(db):
+    """api_key("results:read", lines=[line]) → the key of a new API client with those scopes (and lines)."""
+    from planning.models import ApiClient, ApiKey
+
+    made = []
+
+    def make(*scopes: str, lines=(), name: str | None = None) -> str:
+        client = ApiClient.objects.create(name=name or f"ERP {len(made) + 1}", scopes=list(scopes))
+        client.lines.set(lines)
+        _, key = ApiKey.objects.create_key(client=client, name="test key")
+        made.append(client)
+        return key
+
+    return make

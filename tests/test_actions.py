@@ -9,13 +9,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
-from rest_framework.authtoken.models import Token
 
 from monitoring import actions
 from monitoring.models import Event, Observation, StateInterval
 from monitoring.pipeline import ObservationIn, record_observations
 from planning.models import DowntimeReason
 from planning.permissions import OPERATORS
+from tests.api import bearer
 
 T0 = datetime(2026, 1, 12, 6, 0, tzinfo=UTC)  # Monday, line A's early shift (05:00–13:00 UTC)
 
@@ -227,11 +227,13 @@ def test_anonymous_is_refused(client, stop):
     assert not Observation.objects.filter(signal="scrap").exists()
 
 
-def test_an_operator_may_act_with_a_token(client, stop):
-    token = Token.objects.create(user=stop.operator)
+def test_an_api_key_is_no_operator(client, stop, api_key):
+    # Operators act at the line; an IT system sends observations (POST /api/v1/observations/).
+    key = api_key("results:read", "orders:write", "observations:write")
     response = client.post("/api/v1/machines/A1/scrap/", {"quantity": 1}, content_type="application/json",
-                           headers={"Authorization": f"Token {token.key}"})
-    assert response.status_code == 201
+                           headers=bearer(key))
+    assert response.status_code == 403
+    assert not Observation.objects.filter(signal="scrap").exists()
 
 
 def test_an_unknown_machine_is_a_404(client, stop):

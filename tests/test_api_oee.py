@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
 from monitoring.pipeline import ObservationIn, record_observations
+from tests.api import bearer
 from tests.histories import SHIFT_END, SHIFT_START, day_csv
 
 
@@ -55,9 +55,8 @@ def test_a_line_reports_its_constraint_machine(client, imported_day):
     assert line["oee"] == machine["oee"]
 
 
-def test_token_authentication_works_for_erp_clients(client, imported_day):
-    token = Token.objects.create(user=imported_day.manager)
-    response = get_oee(client, machine="A1", headers={"authorization": f"Token {token.key}"})
+def test_an_erp_reads_with_a_key_of_its_own(client, imported_day, api_key):
+    response = get_oee(client, machine="A1", headers=bearer(api_key("results:read")))
     assert response.status_code == 200
     assert response.json()["total_count"] == 20112
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from monitoring.pipeline import ObservationIn, record_observations
+from tests.api import bearer
 
 # Monday 2026-01-12; Berlin is UTC+1, so line A's early shift runs 05:00–13:00 UTC.
 T0 = datetime(2026, 1, 12, 5, 0, tzinfo=UTC)
@@ -153,11 +153,10 @@ def test_a_machine_of_a_line_not_yours_is_not_found(client, plant, path):
     assert "A1" in response.json()["detail"]
 
 
-def test_reading_needs_a_log_in_or_a_token(client, plant):
+def test_reading_needs_a_log_in_or_a_key(client, plant, api_key):
     assert client.get("/api/v1/machines/A1/stops/").status_code in (401, 403)
     assert client.get("/api/v1/reasons/").status_code in (401, 403)
-    token = Token.objects.create(user=plant.manager)
-    response = client.get("/api/v1/machines/A1/stops/", headers={"Authorization": f"Token {token.key}"})
+    response = client.get("/api/v1/machines/A1/stops/", headers=bearer(api_key("results:read")))
     assert response.status_code == 200
 
 
