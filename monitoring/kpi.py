@@ -19,7 +19,7 @@ from monitoring.lib import oee
 from monitoring.lib.spans import Span, SpanIndex, union
 from monitoring.lib.states import GAP_INTERVALS
 from monitoring.models import CountBucket, MachineStatus, Observation, StateInterval
-from planning.models import Line, LossCategory, Machine, ideal_cycle_times
+from planning.models import Line, LossCategory, Machine, WorkOrder, ideal_cycle_times
 from planning.schedule import LineCalendar, line_calendar
 
 
@@ -146,9 +146,17 @@ class MachinePeriod:
         return union((s, s + window) for s in starts)
 
 
-def production(machine: Machine, start: datetime, end: datetime, startup: list[Span]) -> oee.Production:
-    """Parts made on the machine in [start, end) at their orders' ideal cycle times; rejects in `startup` are startup rejects."""
-    buckets = CountBucket.objects.filter(machine=machine, minute__gte=start, minute__lt=end)
+def production(
+    machine: Machine, start: datetime | None, end: datetime | None, startup: list[Span],
+    work_order: WorkOrder | None = None,
+) -> oee.Production:
+    """Parts made on the machine in [start, end) (or for `work_order`, whenever) at their orders' ideal
+    cycle times; rejects in `startup` are startup rejects."""
+    buckets = CountBucket.objects.filter(machine=machine)
+    if work_order is not None:
+        buckets = buckets.filter(work_order=work_order)
+    if start is not None:
+        buckets = buckets.filter(minute__gte=start, minute__lt=end)
     sums = list(
         buckets.values("work_order_id").annotate(
             total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
@@ -185,6 +193,16 @@ def production(machine: Machine, start: datetime, end: datetime, startup: list[S
         ideal_seconds=result.ideal_seconds, ideal_good_seconds=result.ideal_good_seconds,
         reject_seconds=result.reject_seconds, startup_reject_seconds=startup_seconds,
     )
+
+
+def good_parts(machine: Machine, work_order: WorkOrder) -> int:
+    """Good parts of the order counted on the machine so far."""
+    sums = CountBucket.objects.filter(machine=machine, work_order=work_order).aggregate(
+        total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
+    )
+    good, _ = oee.resolve_quality(*(sums[name] or 0 for name in ("total", "good", "reject", "scrap")),
+                                  machine.quality_counter)
+    return good
 
 
 def machine_result(

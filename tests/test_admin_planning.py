@@ -161,17 +161,29 @@ def work_order_data(line: Line, machine: Machine, number: str, status: str) -> d
             "actual_start_0": "", "actual_start_1": "", "actual_end_0": "", "actual_end_1": ""}
 
 
-def test_a_second_running_work_order_on_a_machine_is_refused(admin_client: Client, line: Line,
-                                                               filler: Machine) -> None:
-    first = admin_client.post(reverse("admin:planning_workorder_add"),
-                              work_order_data(line, filler, "WO-1", WorkOrderStatus.RUNNING))
-    second = admin_client.post(reverse("admin:planning_workorder_add"),
-                               work_order_data(line, filler, "WO-2", WorkOrderStatus.RUNNING))
+def test_orders_are_moved_by_actions_and_a_second_running_order_on_a_machine_is_refused(
+    admin_client: Client, line: Line, filler: Machine,
+) -> None:
+    for number in ("WO-1", "WO-2"):
+        added = admin_client.post(reverse("admin:planning_workorder_add"),
+                                  work_order_data(line, filler, number, WorkOrderStatus.RUNNING))
+        assert added.status_code == 302
+    # The status is the state machine's: the form cannot set it, the actions move it.
+    assert set(WorkOrder.objects.values_list("status", flat=True)) == {"planned"}
+    changelist = reverse("admin:planning_workorder_changelist")
+    ids = {o.number: o.pk for o in WorkOrder.objects.all()}
 
-    assert first.status_code == 302
-    assert second.status_code == 200
-    assert "Work order WO-1 is already running there; complete it first." in second.content.decode()
-    assert list(WorkOrder.objects.values_list("number", flat=True)) == ["WO-1"]
+    def act(action: str, number: str) -> list[str]:
+        response = admin_client.post(changelist, {"action": action, "_selected_action": [ids[number]]}, follow=True)
+        return [str(m) for m in response.context["messages"]]
+
+    for number in ("WO-1", "WO-2"):
+        act("release_orders", number)
+    assert act("start_orders", "WO-1") == ["Work order WO-1: start done."]
+    assert act("start_orders", "WO-2") == ["Work order WO-1 is running there: complete or pause it first."]
+    assert dict(WorkOrder.objects.values_list("number", "status")) == {"WO-1": "running", "WO-2": "released"}
+    assert act("complete_orders", "WO-2") == [
+        "Work order WO-2 is released: it cannot complete (only a running or paused order can)."]
 
 
 def test_the_work_order_list_filters_by_status_and_finds_by_number(admin_client: Client, line: Line,

@@ -51,6 +51,9 @@ def admin_form(order: WorkOrder, **changes) -> dict:
         "planned_end_0": f"{order.planned_end:%Y-%m-%d}", "planned_end_1": f"{order.planned_end:%H:%M:%S}",
         "actual_start_0": "", "actual_start_1": "", "actual_end_0": "", "actual_end_1": "",
     }
+    for inline in ("pauses", "moves"):  # the read-only inlines of the order's page
+        data |= {f"{inline}-TOTAL_FORMS": 0, f"{inline}-INITIAL_FORMS": 0, f"{inline}-MIN_NUM_FORMS": 0,
+                 f"{inline}-MAX_NUM_FORMS": 1000}
     for name, value in changes.items():
         if name in ("actual_start", "actual_end"):
             data[f"{name}_0"], data[f"{name}_1"] = f"{value:%Y-%m-%d}", f"{value:%H:%M:%S}"

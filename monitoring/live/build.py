@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring import charts, kpi
 from monitoring.lib import oee
 from monitoring.lib.instants import iso
 from monitoring.live import tiles
-from monitoring.models import CountBucket, DeviceHealth, MachineStatus, SignalBinding
+from monitoring.models import DeviceHealth, MachineStatus, SignalBinding
 from planning.lib.calendar import ShiftWindow
-from planning.models import Line, Machine, WorkOrder, ideal_cycle_times
+from planning.models import Line, Machine, WorkOrder, WorkOrderStatus, ideal_cycle_times
 from planning.schedule import calendar_around
+from planning.workflow import OPERATOR_MOVES, allowed_moves
 
 STOPS_SHOWN = 4
 """Stops needing a reason listed per machine; the rest are counted."""
@@ -62,26 +63,20 @@ def _state(period: kpi.MachinePeriod) -> dict:
 
 
 def _work_order(machine: Machine, order: WorkOrder | None, performance: float | None, now: datetime) -> dict | None:
-    """The order running on the machine now, its progress and, at the shift's performance so far, its ETA."""
+    """The order on the machine now (running, else the one waiting for it), its progress, its ETA at the
+    shift's performance so far, and the moves the line's operators may make on it."""
     if order is None:
         return None
-    sums = CountBucket.objects.filter(machine=machine, work_order=order).aggregate(
-        total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
-    )
-    sums = {name: value or 0 for name, value in sums.items()}
-    produced, _ = oee.resolve_quality(sums["total"], sums["good"], sums["reject"], sums["scrap"],
-                                      machine.quality_counter)
-    remaining = max(order.quantity - produced, 0)
-    if remaining == 0:
-        eta = now
-    elif performance:
-        ideal_cycle_time = ideal_cycle_times(machine, [order.pk])[order.pk]
-        eta = now + timedelta(seconds=remaining * ideal_cycle_time / performance)
-    else:
-        eta = None
+    produced = kpi.good_parts(machine, order)
+    seconds = None
+    if order.status == WorkOrderStatus.RUNNING:
+        cycle = ideal_cycle_times(machine, [order.pk])[order.pk]
+        seconds = oee.eta_seconds(order.quantity - produced, cycle, performance)
     return {
         "number": order.number, "product": order.product.code, "product_name": order.product.name,
-        "quantity": order.quantity, "produced": produced, "eta": iso(eta),
+        "quantity": order.quantity, "produced": produced, "status": order.status,
+        "eta": iso(None if seconds is None else now + timedelta(seconds=seconds)),
+        "moves": [move for move in allowed_moves(order) if move in OPERATOR_MOVES],
     }
 
 
@@ -136,6 +131,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
     }
     health = _device_health(shown)
     running = WorkOrder.objects.running_at(shown, now)
+    waiting = WorkOrder.objects.waiting_on([m for m in shown if running[m.pk] is None])
 
     messages = []
     for machine in shown:
@@ -155,7 +151,8 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
             "warning_oee": machine.warning_oee,
             "constraint": machine.pk == line.constraint_machine_id,
             **line_part,
-            "work_order": _work_order(machine, running[machine.pk], figures["performance"], now),
+            "work_order": _work_order(machine, running[machine.pk] or waiting.get(machine.pk),
+                                      figures["performance"], now),
             "connected": connected,
             "device_error": device_error,
             "stops": stops[:STOPS_SHOWN],

@@ -1,8 +1,8 @@
 """Which work order a machine's parts belong to, from the orders' run windows.
 
 Pure: no Django. An order runs on a machine from its actual start to its actual end (open
-while it runs). Parts counted at an instant belong to the order whose run window holds that
-instant: the machine's own order before an order for its whole line.
+while it runs), except while it is paused. Parts counted at an instant belong to the order
+whose run window holds that instant: the machine's own order before an order for its whole line.
 """
 
 from __future__ import annotations
@@ -38,6 +38,23 @@ def order_at(windows: Sequence[RunWindow], ts: datetime) -> int | None:
 
 
 Span = tuple[datetime, datetime | None]
+
+
+def run_windows(actual_start: datetime | None, actual_end: datetime | None, pauses: Iterable[Span]) -> list[Span]:
+    """The stretches an order ran: from its start to its end (None: still running), minus its pauses."""
+    if actual_start is None:
+        return []
+    windows: list[Span] = []
+    cursor: datetime | None = actual_start
+    for pause_start, pause_end in sorted(pauses, key=lambda pause: pause[0]):
+        if cursor is None or (actual_end is not None and pause_start >= actual_end):
+            break
+        if pause_start > cursor:
+            windows.append((cursor, pause_start))
+        cursor = None if pause_end is None else max(cursor, pause_end)
+    if cursor is not None and (actual_end is None or cursor < actual_end):
+        windows.append((cursor, actual_end))
+    return windows
 
 
 def changed_range(old: Iterable[Span], new: Iterable[Span], now: datetime) -> tuple[datetime, datetime] | None:

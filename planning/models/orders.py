@@ -11,8 +11,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from planning.lib.orders import RunWindow, order_at
+from planning.lib.orders import RunWindow, order_at, run_windows
 from planning.models.plant import Machine, code_validator
+from planning.signals import run_windows_changed
 
 
 class Product(models.Model):
@@ -46,13 +47,19 @@ class WorkOrderStatus(models.TextChoices):
     PLANNED = "planned"
     RELEASED = "released"
     RUNNING = "running"
+    PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
 
+OPEN_STATUSES = (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.RUNNING, WorkOrderStatus.PAUSED)
+
+Windows = list[tuple[datetime, datetime | None]]
+
+
 class WorkOrderQuerySet(models.QuerySet):
     def open(self) -> WorkOrderQuerySet:
-        return self.filter(status__in=[WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.RUNNING])
+        return self.filter(status__in=OPEN_STATUSES)
 
     def running(self) -> WorkOrderQuerySet:
         return self.filter(status=WorkOrderStatus.RUNNING)
@@ -60,18 +67,20 @@ class WorkOrderQuerySet(models.QuerySet):
     def run_windows(self, machines: Iterable[Machine], start: datetime, end: datetime) -> dict[int, list[RunWindow]]:
         """Per machine id, the run windows of its orders (and its line's) that overlap [start, end]."""
         machines = list(machines)
-        rows = (
+        orders = (
             self.filter(line_id__in={m.line_id for m in machines}, actual_start__isnull=False, actual_start__lte=end)
             .filter(Q(actual_end__isnull=True) | Q(actual_end__gt=start))
-            .order_by("actual_start", "pk")
-            .values_list("pk", "line_id", "machine_id", "actual_start", "actual_end")
+            .order_by("actual_start", "pk").prefetch_related("pauses")
         )
-        windows: dict[int, list[RunWindow]] = {m.pk: [] for m in machines}
-        for pk, line_id, machine_id, actual_start, actual_end in rows:
+        found: dict[int, list[RunWindow]] = {m.pk: [] for m in machines}
+        for order in orders:
             for machine in machines:
-                if machine.line_id == line_id and machine_id in (None, machine.pk):
-                    windows[machine.pk].append(RunWindow(pk, actual_start, actual_end, machine_id is not None))
-        return windows
+                if machine.line_id == order.line_id and order.machine_id in (None, machine.pk):
+                    found[machine.pk] += [
+                        RunWindow(order.pk, window_start, window_end, order.machine_id is not None)
+                        for window_start, window_end in order.run_windows()
+                    ]
+        return found
 
     def running_at(self, machines: Iterable[Machine], at: datetime) -> dict[int, WorkOrder | None]:
         """Per machine id, the order whose run window holds `at` (its own before its line's), or None."""
@@ -82,8 +91,25 @@ class WorkOrderQuerySet(models.QuerySet):
         return {machine_id: orders.get(order_id) for machine_id, order_id in running.items()}
 
 
+    def waiting_on(self, machines: Iterable[Machine]) -> dict[int, WorkOrder | None]:
+        """Per machine id, the order waiting for it (its own before its line's): a paused one, else the
+        released one planned first."""
+        machines = list(machines)
+        waiting = (
+            self.filter(line_id__in={m.line_id for m in machines},
+                        status__in=[WorkOrderStatus.PAUSED, WorkOrderStatus.RELEASED])
+            .select_related("product").order_by("planned_start", "pk")
+        )
+        found: dict[int, WorkOrder | None] = {}
+        for machine in machines:
+            mine = [o for o in waiting if o.line_id == machine.line_id and o.machine_id in (None, machine.pk)]
+            mine.sort(key=lambda o: (o.status != WorkOrderStatus.PAUSED, o.machine_id is None))
+            found[machine.pk] = mine[0] if mine else None
+        return found
+
+
 class WorkOrder(models.Model):
-    number = models.CharField(max_length=40, unique=True)
+    number = models.CharField(max_length=40, unique=True, validators=[code_validator])
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="work_orders")
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     line = models.ForeignKey("planning.Line", on_delete=models.PROTECT, related_name="work_orders")
@@ -96,6 +122,8 @@ class WorkOrder(models.Model):
     status = models.CharField(max_length=10, choices=WorkOrderStatus.choices, default=WorkOrderStatus.PLANNED)
     actual_start = models.DateTimeField(null=True, blank=True)
     actual_end = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     objects = WorkOrderQuerySet.as_manager()
 
@@ -115,6 +143,15 @@ class WorkOrder(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.product.code} × {self.quantity}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values) -> WorkOrder:
+        order = super().from_db(db, field_names, values)
+        order._stored_run = order._run_fields()
+        return order
+
+    def _run_fields(self) -> tuple:
+        return self.actual_start, self.actual_end, self.machine_id, self.line_id
+
     def save(self, *args, **kwargs) -> None:
         # An order runs from the moment it becomes running; it stops running when it ends.
         if self.status == WorkOrderStatus.RUNNING and self.actual_start is None:
@@ -122,17 +159,33 @@ class WorkOrder(models.Model):
         if self.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CANCELLED) and self.actual_start is not None \
                 and self.actual_end is None:
             self.actual_end = timezone.now()
+        stored = getattr(self, "_stored_run", None)
+        before = self.machine_windows(stored) if stored is not None and self.pk else {}
         super().save(*args, **kwargs)
+        if stored != self._run_fields():
+            # Its start, end or machines changed (the admin corrected a start, say): tell who counts parts.
+            run_windows_changed.send(WorkOrder, order=self, before=before, after=self.machine_windows())
+        self._stored_run = self._run_fields()
 
-    def run_windows(self) -> list[tuple[datetime, datetime | None]]:
-        """The stretches of time the order ran (or runs: an open end), as stored."""
-        return [(self.actual_start, self.actual_end)] if self.actual_start is not None else []
+    def pause_spans(self) -> Windows:
+        return [(pause.start, pause.end) for pause in self.pauses.all()] if self.pk else []
 
-    def machines(self) -> list[Machine]:
-        """The machines the order runs on: its machine, or every machine of its line."""
-        if self.machine_id is not None:
-            return [self.machine]
-        return list(Machine.objects.filter(line_id=self.line_id))
+    def run_windows(self) -> Windows:
+        """The stretches of time the order ran (or runs: an open end), without its pauses."""
+        return run_windows(self.actual_start, self.actual_end, self.pause_spans())
+
+    def machine_windows(self, fields: tuple | None = None) -> dict[int, tuple[Machine, Windows]]:
+        """Per machine id, the machine and the order's run windows on it (as `fields` were, if given)."""
+        actual_start, actual_end, machine_id, line_id = fields or self._run_fields()
+        windows = run_windows(actual_start, actual_end, self.pause_spans() if actual_start else [])
+        if not windows:
+            return {}
+        machines = Machine.objects.filter(pk=machine_id) if machine_id else Machine.objects.filter(line_id=line_id)
+        return {machine.pk: (machine, windows) for machine in machines.with_plant()}
+
+    def subject_machines(self) -> list[Machine]:
+        """The machines whose figures are the order's: its machine, else its line's subject machines."""
+        return [self.machine] if self.machine_id else self.line.subject_machines()
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -142,8 +195,8 @@ class WorkOrder(models.Model):
             errors["actual_end"] = "The actual end must be after the actual start."
         if self.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED) and self.actual_start:
             errors["actual_start"] = f"A {self.status} order has not started: leave the actual start empty."
-        if self.status == WorkOrderStatus.RUNNING and self.actual_end:
-            errors["actual_end"] = "A running order has not ended: leave the actual end empty."
+        if self.status in (WorkOrderStatus.RUNNING, WorkOrderStatus.PAUSED) and self.actual_end:
+            errors["actual_end"] = f"A {self.status} order has not ended: leave the actual end empty."
         if self.machine_id and self.line_id and self.machine.line_id != self.line_id:
             errors["machine"] = "The machine must belong to the work order's line."
         if self.status == WorkOrderStatus.RUNNING and self.line_id:
@@ -159,6 +212,37 @@ class WorkOrder(models.Model):
         if self.machine_id:
             others = others.filter(Q(machine_id=self.machine_id) | Q(machine__isnull=True))
         return others.first()
+
+
+class WorkOrderPause(models.Model):
+    """A stretch in which a started order did not run: its parts in there are nobody's."""
+
+    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="pauses")
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} paused {self.start:%Y-%m-%d %H:%M}"
+
+
+class WorkOrderMove(models.Model):
+    """One move of an order through its state machine: what, when, and who asked."""
+
+    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="moves")
+    move = models.CharField(max_length=10)
+    from_status = models.CharField(max_length=10, choices=WorkOrderStatus.choices)
+    to_status = models.CharField(max_length=10, choices=WorkOrderStatus.choices)
+    at = models.DateTimeField()
+    by = models.CharField(max_length=160, help_text='Who asked: "user:<name>" or "client:<name>".')
+
+    class Meta:
+        ordering = ["order", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} {self.move} ({self.from_status} → {self.to_status})"
 
 
 def ideal_cycle_times(machine: Machine, order_ids: Iterable[int]) -> dict[int | None, float]:

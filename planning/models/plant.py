@@ -174,6 +174,10 @@ class Machine(models.Model):
         default=600.0, validators=[MinValueValidator(0)],
         help_text="Seconds after a shift start or a setup during which rejects are startup rejects.",
     )
+    long_stop_after = models.FloatField(
+        null=True, blank=True, default=1800.0, validators=[MinValueValidator(1)],
+        help_text="Seconds: a stop this long sends a stop.long event to the IT systems; empty for never.",
+    )
     target_oee = models.FloatField(
         default=DEFAULT_TARGET_OEE, validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="OEE at or above this shows green (0.85 = 85 %).",

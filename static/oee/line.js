@@ -201,6 +201,15 @@
     }).catch(function () { choices.replaceChildren(); });
   }
 
+  function moveOrder(button) {
+    var number = button.dataset.order, move = button.dataset.move;
+    button.disabled = true;
+    OEE.api("/api/v1/work-orders/" + encodeURIComponent(number) + "/" + encodeURIComponent(move) + "/",
+            { method: "POST", body: {} })
+      .then(function (order) { OEE.toast("Work order " + number + ": " + order.status); })
+      .catch(function (error) { button.disabled = false; OEE.toast("Not done: " + error.message, true); });
+  }
+
   // The panels are replaced on every update: one listener on the page serves every button in them.
   document.addEventListener("click", function (event) {
     var button = event.target.closest(".machine-panel [data-action]");
@@ -209,6 +218,7 @@
     if (action === "reason") openReasons(stopOf(button), null);
     else if (action === "split") openSplit(stopOf(button));
     else if (action === "scrap") openScrap(button.dataset.machine);
+    else if (action === "order") moveOrder(button);
   });
 
   /* ---- start ---- */

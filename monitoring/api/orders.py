@@ -1,0 +1,58 @@
+"""A work order with what it made: `GET /api/v1/work-orders/<number>/` (and planning's PUT).
+
+Counts are the order's own parts (the buckets of its run windows); times and figures are those
+of its run windows on its subject machines (its machine, else its line's); the ETA is at the
+order's performance so far.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitoring import orders
+from monitoring.lib.instants import iso
+from planning.api.access import Caller
+from planning.api.fields import Instant
+from planning.api.orders import ProblemSerializer, WorkOrderSerializer, WorkOrderWriteView, order_or_404
+from planning.models import WorkOrder
+
+
+class RunWindowSerializer(serializers.Serializer):
+    start = Instant()
+    end = Instant(allow_null=True)
+
+
+class WorkOrderResultsSerializer(WorkOrderSerializer):
+    run_windows = RunWindowSerializer(many=True)
+    total_count = serializers.IntegerField()
+    good_count = serializers.IntegerField()
+    reject_count = serializers.IntegerField()
+    scrap_by_reason = serializers.DictField(child=serializers.IntegerField(),
+                                            help_text="Parts scrapped by hand, by reason code.")
+    run_s = serializers.FloatField()
+    unplanned_stop_s = serializers.FloatField()
+    planned_production_s = serializers.FloatField()
+    downtime_by_reason_s = serializers.DictField(child=serializers.FloatField())
+    availability = serializers.FloatField(allow_null=True)
+    performance = serializers.FloatField(allow_null=True)
+    quality = serializers.FloatField(allow_null=True)
+    oee = serializers.FloatField(allow_null=True)
+    eta = Instant(allow_null=True)
+
+
+class WorkOrderView(WorkOrderWriteView):
+    """GET /api/v1/work-orders/<number>/ with its results; PUT creates or updates it."""
+
+    def order_body(self, order: WorkOrder) -> dict:
+        return {
+            **WorkOrderSerializer(order).data,
+            "run_windows": [{"start": iso(start), "end": iso(end)} for start, end in order.run_windows()],
+            **orders.results(order).as_dict(),
+        }
+
+    @extend_schema(responses={200: WorkOrderResultsSerializer, 404: ProblemSerializer})
+    def get(self, request: Request, number: str) -> Response:
+        return Response(self.order_body(order_or_404(Caller.of(request), number)))

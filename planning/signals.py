@@ -1,0 +1,13 @@
+"""What planning tells whoever builds on it, inside the transaction of the change."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+run_windows_changed = Signal()
+"""An order's run windows changed. Arguments: `order`, and `before` and `after`, each a dict of
+machine id → (machine, windows): the parts counted in between now belong to another order."""
+
+order_moved = Signal()
+"""An order moved through its state machine. Arguments: `order`, `move` (release, start, pause,
+resume, complete, cancel), `at` and `by` (who asked: "user:<name>" or "client:<name>")."""

@@ -1,0 +1,191 @@
+"""The one door for products and work orders: put them (create or update) and move orders.
+
+The API, the admin and the line screen all come through here. A move follows the state machine
+(`MOVES`); a move the order's status does not allow is refused naming the status. Each move is
+kept (`WorkOrderMove`) and told to whoever builds on planning (`signals.order_moved`), in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from planning.models import (
+    OPEN_STATUSES,
+    Line,
+    Machine,
+    Product,
+    ProductCycleTime,
+    WorkOrder,
+    WorkOrderMove,
+    WorkOrderPause,
+    WorkOrderStatus,
+)
+from planning.signals import order_moved, run_windows_changed
+
+S = WorkOrderStatus
+# move → (the statuses it may start from, the status it leads to)
+MOVES: dict[str, tuple[tuple[str, ...], str]] = {
+    "release": ((S.PLANNED,), S.RELEASED),
+    "start": ((S.RELEASED,), S.RUNNING),
+    "pause": ((S.RUNNING,), S.PAUSED),
+    "resume": ((S.PAUSED,), S.RUNNING),
+    "complete": ((S.RUNNING, S.PAUSED), S.COMPLETED),
+    "cancel": (OPEN_STATUSES, S.CANCELLED),
+}
+
+# Moves the operators of a line may make on its orders at the line screen (release and cancel are planning's).
+OPERATOR_MOVES = ("start", "pause", "resume", "complete")
+
+
+class MoveRefused(Exception):
+    """The order's status (or another running order) does not allow the move; the message says why."""
+
+
+def allowed_moves(order: WorkOrder) -> list[str]:
+    """The moves the order's status allows, in the order a screen offers them."""
+    return [move for move, (sources, _) in MOVES.items() if order.status in sources]
+
+
+def move_order(order: WorkOrder, move: str, by: str, at: datetime | None = None) -> WorkOrder:
+    """Move the order (release, start, pause, resume, complete, cancel) at `at` (default now).
+
+    Raises MoveRefused when its status does not allow the move, or when starting it would
+    run two orders on one machine; nothing is changed then.
+    """
+    if move not in MOVES:
+        raise MoveRefused(f"Unknown move {move!r}: one of {', '.join(MOVES)}.")
+    at = at or timezone.now()
+    with transaction.atomic():
+        order = WorkOrder.objects.select_for_update().select_related("line", "machine", "product").get(pk=order.pk)
+        sources, target = MOVES[move]
+        if order.status not in sources:
+            raise MoveRefused(
+                f"Work order {order.number} is {order.status}: it cannot {move} "
+                f"(only a {' or '.join(sources)} order can)."
+            )
+        if target == S.RUNNING:
+            clash = order.running_clash()
+            if clash is not None:
+                raise MoveRefused(f"Work order {clash.number} is running there: complete or pause it first.")
+        before = order.machine_windows()
+        previous = order.status
+        if move == "start":
+            order.actual_start = at
+        if move in ("complete", "cancel") and order.actual_start is not None:
+            order.actual_end = at
+        if move == "pause":
+            WorkOrderPause.objects.create(order=order, start=at)
+        if previous == S.PAUSED and move in ("resume", "complete", "cancel"):
+            order.pauses.filter(end__isnull=True).update(end=at)
+        order.status = target
+        order.save()
+        if move in ("pause", "resume"):
+            # Only the pauses changed, which the order's own save does not see.
+            run_windows_changed.send(WorkOrder, order=order, before=before, after=order.machine_windows())
+        WorkOrderMove.objects.create(order=order, move=move, from_status=previous, to_status=target, at=at, by=by)
+        order_moved.send(WorkOrder, order=order, move=move, at=at, by=by)
+    return order
+
+
+@dataclass(frozen=True)
+class OrderIn:
+    """A work order as an ERP sends it (already parsed: codes, not rows)."""
+
+    product: str
+    quantity: int
+    line: str
+    machine: str | None
+    planned_start: datetime
+    planned_end: datetime
+
+
+def put_order(number: str, data: OrderIn) -> tuple[WorkOrder, bool, bool]:
+    """Create or update the order `number`; (order, created, changed). The same data twice changes nothing.
+
+    Raises ValidationError naming the field (an unknown product, a machine of another line) and
+    MoveRefused when a finished order would change, or a started one would move to other machines.
+    """
+    errors: dict[str, str] = {}
+    product = Product.objects.filter(code=data.product).first()
+    if product is None:
+        errors["product"] = f"No product {data.product!r}: put it first (PUT /api/v1/products/{data.product}/)."
+    line = Line.objects.filter(code=data.line).first()
+    if line is None:
+        errors["line"] = f"No line {data.line!r}."
+    machine = None
+    if data.machine:
+        machine = Machine.objects.filter(code=data.machine).first()
+        if machine is None:
+            errors["machine"] = f"No machine {data.machine!r}."
+        elif line is not None and machine.line_id != line.pk:
+            errors["machine"] = f"Machine {data.machine} is not on line {data.line}."
+    if data.planned_end <= data.planned_start:
+        errors["planned_end"] = "planned_end must be after planned_start."
+    if errors:
+        raise ValidationError(errors)
+    fields = {"product": product, "quantity": data.quantity, "line": line, "machine": machine,
+              "planned_start": data.planned_start, "planned_end": data.planned_end}
+    with transaction.atomic():
+        order = WorkOrder.objects.select_for_update().filter(number=number).first()
+        if order is None:
+            order = WorkOrder(number=number, **fields)
+            order.full_clean()
+            order.save()
+            return order, True, False
+        changed = {name for name, value in fields.items() if getattr(order, name) != value}
+        if not changed:
+            return order, False, False
+        if order.status not in OPEN_STATUSES:
+            raise MoveRefused(f"Work order {number} is {order.status}: it cannot change any more.")
+        if order.actual_start is not None and changed & {"product", "line", "machine"}:
+            raise MoveRefused(
+                f"Work order {number} has started: its {', '.join(sorted(changed & {'product', 'line', 'machine'}))} "
+                "can no longer change (cancel it and put a new one)."
+            )
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.full_clean()
+        order.save()
+        return order, False, True
+
+
+def put_product(code: str, name: str, cycle_times: dict[str, float]) -> tuple[Product, bool, bool]:
+    """Create or update a product and its ideal cycle times (exactly those given); (product, created, changed).
+
+    Raises ValidationError naming what is wrong (an unknown machine, a cycle time that is not positive).
+    """
+    errors: dict[str, str] = {}
+    machines = {m.code: m for m in Machine.objects.filter(code__in=cycle_times)}
+    for machine_code, seconds in cycle_times.items():
+        if machine_code not in machines:
+            errors[f"cycle_times.{machine_code}"] = f"No machine {machine_code!r}."
+        elif not seconds > 0:
+            errors[f"cycle_times.{machine_code}"] = "An ideal cycle time is a positive number of seconds per part."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        product = Product.objects.select_for_update().filter(code=code).first()
+        created = product is None
+        if created:
+            product = Product(code=code, name=name)
+            product.full_clean()
+            product.save()
+        stored = dict(product.cycle_times.values_list("machine__code", "ideal_cycle_time"))
+        changed = not created and (product.name != name or stored != cycle_times)
+        if changed and product.name != name:
+            product.name = name
+            product.full_clean()
+            product.save()
+        if created or stored != cycle_times:
+            product.cycle_times.exclude(machine__code__in=cycle_times).delete()
+            for machine_code, seconds in cycle_times.items():
+                ProductCycleTime.objects.update_or_create(
+                    product=product, machine=machines[machine_code], defaults={"ideal_cycle_time": seconds},
+                )
+    return product, created, changed
