@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, Subquery
 
+from monitoring import stops
 from monitoring.lib.signals import COUNTER_SIGNALS, STATE_SIGNALS, parse_value
 from monitoring.lib.states import Interval, MachineRules, Obs, PartCount, Snapshot, replay
 from monitoring.models import DERIVED_EVENT_KINDS, CountBucket, Event, MachineStatus, Observation, StateInterval
@@ -131,6 +132,7 @@ def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations
         )
         for i in result.intervals
     ], batch_size=1000)
+    stops.announce_replayed(machine, result.intervals, result.snapshot.last_ts)
 
     CountBucket.objects.filter(machine=machine, minute__gte=since).delete()
     CountBucket.objects.bulk_create(_buckets(machine, result.counts), batch_size=1000)

@@ -22,7 +22,7 @@ from celery.utils.nodenames import worker_direct
 from celery.worker import state
 from django.conf import settings
 
-from monitoring import live
+from monitoring import live, stops
 from monitoring.collectors.leases import LeaseBook, default_owner_id, run_collector_process
 from monitoring.collectors.wiring import device_specs
 
@@ -148,3 +148,9 @@ def _start_collector_when_ready(sender, **kwargs) -> None:
 def refresh_live_screens() -> int:
     """Send every line's live messages: a shift's figures, timelines and open stops move on by themselves."""
     return live.publish_all()
+
+
+@shared_task(name="monitoring.tasks.announce", ignore_result=True)
+def announce() -> dict:
+    """Tell the IT systems of stops that went on long enough without an observation, and of closed shifts."""
+    return stops.announce()

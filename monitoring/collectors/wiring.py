@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from monitoring import live
 from monitoring.collectors.host import DeviceSpec, HealthRow, Sample
+from monitoring.lib.instants import iso
 from monitoring.lib.registers import RegisterMapError
 from monitoring.models import DeviceHealth, Event, EventKind, ModbusDevice, OpcUaEndpoint, SignalBinding
 from monitoring.pipeline import ObservationIn, record_observations
-from planning.models import Machine
+from planning import outbox
+from planning.models import EventType, Machine
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ def health_sink(rows: list[HealthRow]) -> None:
     errors = [(row, ts, message) for row in rows for ts, message in row.errors]
     try:
         with transaction.atomic():
+            _announce_flips(rows)
             DeviceHealth.objects.bulk_create(
                 objects, update_conflicts=True, unique_fields=["device_kind", "device_code"],
                 update_fields=["connected", "last_good_read", "consecutive_errors", "last_error", "collector",
@@ -72,6 +76,28 @@ def health_sink(rows: list[HealthRow]) -> None:
     except Exception:
         connection.close()
         raise
+
+
+def _announce_flips(rows: list[HealthRow]) -> None:
+    """A device that stopped or started answering is an event for the IT systems (device.down, device.up)."""
+    # What a collector last said of each device; a device nobody owned (given back) is not known to be up.
+    stored = {
+        (kind, code): connected if collector else None for kind, code, connected, collector in
+        DeviceHealth.objects.filter(device_code__in={row.code for row in rows})
+        .values_list("device_kind", "device_code", "connected", "collector")
+    }
+    now = timezone.now()
+    for row in rows:
+        if not row.collector:
+            continue  # given back by its collector: nobody knows, which is no news
+        was = stored.get((row.kind, row.code))
+        if was is None and row.connected or was == row.connected:
+            continue
+        event_type = EventType.DEVICE_UP if row.connected else EventType.DEVICE_DOWN
+        outbox.emit(event_type, f"{event_type}:{row.kind}:{row.code}:{iso(now)}", now, {
+            "device": row.code, "kind": row.kind, "machines": list(row.machines), "error": row.last_error or None,
+            "last_good_read": iso(row.last_good_read),
+        })
 
 
 def device_specs() -> list[DeviceSpec]:

@@ -222,3 +222,31 @@ def replay(snapshot: Snapshot, observations: Iterable[Obs], rules: MachineRules)
         interval=fold.current, signals=fold.signals, counters=fold.counters, last_ts=fold.last_ts,
     )
     return Replay(fold.intervals, fold.counts, fold.events, after)
+
+
+@dataclass(frozen=True)
+class StopEpisode:
+    """Consecutive stopped intervals (a stop whose reason changed is still one stop)."""
+
+    start: datetime
+    end: datetime | None
+    """None while it goes on."""
+    reason: str | None
+    """The reason of its last part."""
+    fault_code: int | None
+
+
+def stop_episodes(intervals: Iterable[Interval]) -> list[StopEpisode]:
+    """The stops among time-ordered, contiguous intervals."""
+    found: list[StopEpisode] = []
+    current: list[Interval] = []
+    for interval in [*intervals, None]:
+        if interval is not None and interval.state == STOPPED and (not current or current[-1].end == interval.start):
+            current.append(interval)
+            continue
+        if current:
+            found.append(StopEpisode(current[0].start, current[-1].end, current[-1].reason, current[-1].fault_code))
+            current = []
+        if interval is not None and interval.state == STOPPED:
+            current.append(interval)
+    return found

@@ -1,0 +1,121 @@
+"""Downtime and shifts told to the IT systems, through planning's outbox.
+
+A stop becomes downtime once it lasts the machine's micro-stop threshold: then it has started
+(`stop.started`), and when the machine runs again it has ended (`stop.ended`); one that lasts
+the machine's `long_stop_after` is also `stop.long`. Each is one event per stop, however often
+a replay derives the stop again (the event's key is the machine and the stop's start). The
+pipeline announces what its replays find; beat's `announce` finds stops that go on while no
+observation arrives, and shifts that have closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from monitoring import kpi
+from monitoring.lib.instants import iso
+from monitoring.lib.states import Interval, StopEpisode, stop_episodes
+from monitoring.models import MachineStatus, StateInterval
+from planning import outbox
+from planning.models import DowntimeReason, EventType, Line, Machine
+from planning.schedule import line_calendar
+
+# Shifts closed at most this long ago are announced (beat runs every few seconds).
+SHIFT_LOOK_BACK = timedelta(hours=24)
+
+
+def _episode_start(machine: Machine, interval_start: datetime) -> datetime:
+    """Where the stop that an interval starting at `interval_start` belongs to began (an earlier reason's part)."""
+    start = interval_start
+    for earlier_start, earlier_end, state in (
+        StateInterval.objects.filter(machine=machine, start__lt=interval_start).order_by("-start")
+        .values_list("start", "end", "state")[:50]
+    ):
+        if state != MachineStatus.STOPPED or earlier_end != start:
+            break
+        start = earlier_start
+    return start
+
+
+def _payload(machine: Machine, episode: StopEpisode, until: datetime) -> dict:
+    reason = DowntimeReason.objects.filter(code=episode.reason).first() if episode.reason else None
+    return {
+        "machine": machine.code, "line": machine.line.code, "start": iso(episode.start), "end": iso(episode.end),
+        "duration_s": ((episode.end or until) - episode.start).total_seconds(),
+        "reason": episode.reason, "reason_name": reason.name if reason else None, "fault_code": episode.fault_code,
+    }
+
+
+def announce_episode(machine: Machine, episode: StopEpisode, until: datetime) -> None:
+    """Emit what the stop has become by `until` (its end, or the last that is known of it)."""
+    lasted = ((episode.end or until) - episode.start).total_seconds()
+    if lasted < machine.micro_stop_threshold:
+        return
+    key = f"{machine.code}:{iso(episode.start)}"
+    payload = _payload(machine, episode, until)
+    outbox.emit(EventType.STOP_STARTED, f"stop.started:{key}", episode.start, payload, line=machine.line)
+    if machine.long_stop_after is not None and lasted >= machine.long_stop_after:
+        outbox.emit(EventType.STOP_LONG, f"stop.long:{key}",
+                    episode.start + timedelta(seconds=machine.long_stop_after), payload, line=machine.line)
+    if episode.end is not None:
+        outbox.emit(EventType.STOP_ENDED, f"stop.ended:{key}", episode.end, payload, line=machine.line)
+
+
+def announce_replayed(machine: Machine, intervals: list[Interval], last_ts: datetime | None) -> None:
+    """The stops a replay derived (called by the projection, in its transaction)."""
+    episodes = stop_episodes(intervals)
+    if not episodes or last_ts is None:
+        return
+    first = episodes[0]
+    if first.start == intervals[0].start:
+        first = StopEpisode(_episode_start(machine, first.start), first.end, first.reason, first.fault_code)
+        episodes[0] = first
+    for episode in episodes:
+        announce_episode(machine, episode, last_ts)
+
+
+def announce_open_stops(now: datetime) -> int:
+    """Stops going on while no observation arrives: announce them as they reach their thresholds."""
+    count = 0
+    for interval in (
+        StateInterval.objects.filter(end__isnull=True, state=MachineStatus.STOPPED, machine__enabled=True)
+        .select_related("machine__line", "reason")
+    ):
+        machine = interval.machine
+        until = kpi.data_ends_at(machine, now) or now
+        episode = StopEpisode(_episode_start(machine, interval.start), None,
+                              interval.reason.code if interval.reason else None, interval.fault_code)
+        announce_episode(machine, episode, until)
+        count += 1
+    return count
+
+
+def announce_closed_shifts(now: datetime) -> int:
+    """Shifts that ended (within the look-back) are closed: their results per machine, once each."""
+    count = 0
+    for line in Line.objects.filter(machines__enabled=True).distinct().select_related("area__site",
+                                                                                    "constraint_machine"):
+        calendar = line_calendar(line, now - SHIFT_LOOK_BACK, now)
+        for window in calendar.windows:
+            key = f"shift.closed:{line.code}:{iso(window.start)}"
+            if not now - SHIFT_LOOK_BACK <= window.end <= now or outbox.emitted(key):
+                continue
+            machines = {m.pk: m for m in [*line.machines_in_order(), *line.subject_machines()]}
+            results = {pk: kpi.machine_result(m, window.start, window.end, now, calendar) for pk, m in machines.items()}
+            payload = {
+                "line": line.code, "shift": window.name, "local_date": window.local_date.isoformat(),
+                "start": iso(window.start), "end": iso(window.end),
+                "line_results": sum((results[m.pk] for m in line.subject_machines()), kpi.EMPTY).as_dict(),
+                "machines": {m.code: results[m.pk].as_dict() for m in line.machines_in_order()},
+            }
+            if outbox.emit(EventType.SHIFT_CLOSED, key, window.end, payload, line=line):
+                count += 1
+    return count
+
+
+def announce(now: datetime | None = None) -> dict[str, int]:
+    """What beat runs every few seconds."""
+    now = now or timezone.now()
+    return {"open_stops": announce_open_stops(now), "closed_shifts": announce_closed_shifts(now)}

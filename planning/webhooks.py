@@ -1,0 +1,129 @@
+"""Delivering events to webhook subscriptions: signed, retried with back-off, given up when too old.
+
+Each delivery is a JSON POST of the event with three headers: `X-OEE-Event` (its type),
+`X-OEE-Event-Id` (its id, the same for every retry, so a receiver can drop duplicates) and
+`X-OEE-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
+A 2xx answer delivers it; anything else (an error status, no answer) is tried again later,
+each wait twice the last, until the event is older than `WEBHOOK_MAX_AGE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from planning.models import DeliveryStatus, OutboxEvent, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+LONGEST_WAIT = 3600.0  # seconds
+# A delivery being tried is claimed for this long; a worker that dies mid-way leaves it to the next.
+CLAIM = timedelta(minutes=2)
+USER_AGENT = "OEE-Live-Webhooks/1"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The X-OEE-Signature header of a body sent at `timestamp` (unix seconds)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, header: str, body: bytes, now: float | None = None, tolerance: float = 300) -> bool:
+    """Whether `header` signs `body` with `secret` and was made within `tolerance` seconds (what receivers do)."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def event_body(event: OutboxEvent) -> bytes:
+    """What a receiver gets: the event's id, type, time and data."""
+    return json.dumps({
+        "id": str(event.uid), "type": event.type, "occurred_at": event.occurred_at.isoformat(),
+        "created": event.created.isoformat(), "data": event.payload,
+    }, separators=(",", ":"), sort_keys=True).encode()
+
+
+def retry_wait(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling from WEBHOOK_FIRST_RETRY to an hour."""
+    window = min(LONGEST_WAIT, settings.WEBHOOK_FIRST_RETRY * 2 ** max(attempts - 1, 0))
+    return window * (0.75 + 0.5 * (rng or random).random())
+
+
+def _claim(now: datetime, limit: int) -> list[int]:
+    """Due deliveries this worker now owns: a conditional update per row, whose count says who won."""
+    due = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("event_id").values_list("pk", "next_attempt_at")[:limit]
+    )
+    claimed = []
+    for pk, due_at in due:
+        if WebhookDelivery.objects.filter(pk=pk, next_attempt_at=due_at, status=DeliveryStatus.PENDING).update(
+            next_attempt_at=now + CLAIM,
+        ):
+            claimed.append(pk)
+    return claimed
+
+
+def deliver_due(limit: int = 200) -> int:
+    """Try every delivery that is due (at most `limit`); return how many were delivered."""
+    now = timezone.now()
+    delivered = 0
+    for pk in _claim(now, limit):
+        delivery = WebhookDelivery.objects.select_related("event", "subscription").get(pk=pk)
+        delivered += attempt(delivery)
+    return delivered
+
+
+def attempt(delivery: WebhookDelivery) -> bool:
+    """POST the delivery's event once and record the outcome; True when delivered."""
+    event, subscription = delivery.event, delivery.subscription
+    body = event_body(event)
+    now = timezone.now()
+    request = urllib.request.Request(subscription.url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": USER_AGENT,
+        "X-OEE-Event": event.type, "X-OEE-Event-Id": str(event.uid),
+        "X-OEE-Signature": signature(subscription.secret, int(time.time()), body),
+    })
+    status_code, error = None, ""
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
+            status_code = response.status
+    except urllib.error.HTTPError as refused:
+        status_code, error = refused.code, f"HTTP {refused.code} {refused.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as failure:
+        error = str(getattr(failure, "reason", failure)) or type(failure).__name__
+    delivery.attempts += 1
+    delivery.last_attempt_at, delivery.last_status_code, delivery.last_error = now, status_code, error[:2000]
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, now, ""
+    elif now - event.created > timedelta(seconds=settings.WEBHOOK_MAX_AGE):
+        delivery.status = DeliveryStatus.FAILED
+        logger.warning("webhook %s gave up on event %s after %d attempts: %s",
+                       subscription.name, event.uid, delivery.attempts, error)
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=retry_wait(delivery.attempts))
+    delivery.save()
+    return delivery.status == DeliveryStatus.DELIVERED
+
+
+def retry(deliveries) -> int:
+    """Queue deliveries again now (the admin's "retry"), failed ones included; how many."""
+    return deliveries.filter(~Q(status=DeliveryStatus.DELIVERED)).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(),
+    )
