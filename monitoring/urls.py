@@ -1,14 +1,18 @@
-"""URLs of what the machines do: the pages, the reports and the JSON API."""
+"""URLs of what the machines do: the pages, the reports, and the results, ingest and screens API."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.api import results, screens
+from monitoring.api import ingest, orders, results, screens
 from monitoring.views import pages, reports
 
 urlpatterns = [
     path("api/v1/oee/", results.OeeView.as_view(), name="api-oee"),
+    path("api/v1/shifts/", results.ShiftsView.as_view(), name="api-shifts"),
+    path("api/v1/stops/", results.StopsView.as_view(), name="api-stops"),
+    path("api/v1/observations/", ingest.ObservationsView.as_view(), name="api-observations"),
+    path("api/v1/work-orders/<str:number>/", orders.WorkOrderView.as_view(), name="api-work-order"),
     path("api/v1/reasons/", screens.ReasonsView.as_view(), name="api-reasons"),
     path("api/v1/machines/<str:code>/reasons/", screens.AssignReasonView.as_view(), name="api-machine-reasons"),
     path("api/v1/machines/<str:code>/scrap/", screens.ScrapView.as_view(), name="api-machine-scrap"),

@@ -46,7 +46,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     # planning first: monitoring builds on it (its admin extends the machine page planning registers).
     "planning",
@@ -139,6 +141,10 @@ CELERY_BEAT_SCHEDULE = {
     "supervise-collectors": {"task": "monitoring.tasks.supervise", "schedule": 10.0},
     # The figures of a shift move on while nothing changes: screens get fresh ones this often.
     "refresh-live-screens": {"task": "monitoring.tasks.refresh_live_screens", "schedule": 30.0},
+    # Stops that have gone on long enough, and shifts that have closed, are told to the IT systems.
+    "announce-stops-and-shifts": {"task": "monitoring.tasks.announce", "schedule": 15.0},
+    # Webhooks are sent after each commit; this retries the ones that failed, when they are due.
+    "deliver-webhooks": {"task": "planning.tasks.deliver_webhooks", "schedule": 10.0},
 }
 # A collector's lease on a device lasts this long without renewal (renewed every third of it):
 # a dead worker's devices move to a live one within about this time plus one renewal round.
@@ -167,12 +173,35 @@ CACHES = {
 }
 
 REST_FRAMEWORK = {
+    # The key first: a request without credentials is answered 401 with `WWW-Authenticate: Bearer`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "planning.api.keys.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# Requests an API client may make, per second, minute, hour or day (429 with Retry-After beyond).
+API_CLIENT_RATE = env_str("API_CLIENT_RATE", "1200/min")
+# Webhooks: how long a receiver has to answer, the first wait before a retry (doubling up to an
+# hour), and how old an event may grow before its delivery is given up (seconds).
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT_S", 10)
+WEBHOOK_FIRST_RETRY = env_int("WEBHOOK_FIRST_RETRY_S", 10)
+WEBHOOK_MAX_AGE = env_int("WEBHOOK_MAX_AGE_S", 24 * 3600)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OEE Live API",
+    "DESCRIPTION": (
+        "Work orders and products in; OEE, shift, stop and work-order results out; observations in. "
+        "Authenticate with `Authorization: Bearer <key>` (see docs/erp-integration.md)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 if not DEBUG:

@@ -1,10 +1,14 @@
-"""The site's URLs: the admin, log-in, and each app's own."""
+"""The site's URLs: the admin, log-in, the API's schema and docs, and each app's own."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("planning.urls")),
     path("", include("monitoring.urls")),
 ]

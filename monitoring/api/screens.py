@@ -11,17 +11,21 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError as DomainError
 from django.utils import timezone
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from monitoring import actions, charts, kpi
 from monitoring.api.params import parse_instant
 from monitoring.lib.instants import iso
 from monitoring.models import Event
-from planning.models import DowntimeReason, Line, Machine
+from planning.api.access import ApiView, Caller
+from planning.api.fields import Instant
+from planning.api.orders import domain_errors
+from planning.models import DowntimeReason, Machine, Scope
 from planning.permissions import can_operate_line
 from planning.schedule import current_shift
 
@@ -53,8 +57,7 @@ def _object(request: Request) -> dict:
 
 
 def _visible_machine(request: Request, code: str) -> Machine:
-    visible = Line.objects.visible_to(request.user)
-    machine = Machine.objects.with_plant().filter(code=code, line__in=visible).first()
+    machine = Machine.objects.with_plant().filter(code=code, line__in=Caller.of(request).lines()).first()
     if machine is None:
         raise NotFound(f"No machine {code!r} that you may see.")
     return machine
@@ -76,9 +79,7 @@ def _domain_call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except DomainError as error:
-        if hasattr(error, "error_dict"):
-            raise ValidationError(error.message_dict) from None
-        raise ValidationError({"non_field_errors": error.messages}) from None
+        raise domain_errors(error) from None
 
 
 # --- a machine's states around a period --------------------------------------------------------
@@ -143,11 +144,103 @@ def _reason_json(reason: DowntimeReason, children: list[dict]) -> dict:
             "planned": reason.planned, "children": children}
 
 
+# --- what the screens' endpoints answer (for the OpenAPI schema) --------------------------------
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATETIME, description="Default: the current shift's start."),
+    OpenApiParameter("end", OpenApiTypes.DATETIME, description="Default: the current shift's end."),
+]
+
+
+class StopSerializer(serializers.Serializer):
+    start = Instant()
+    end = Instant(allow_null=True, help_text="null while it goes on.")
+    duration_s = serializers.FloatField()
+    state = serializers.CharField()
+    reason = serializers.CharField(allow_null=True)
+    reason_name = serializers.CharField(allow_null=True)
+    fault_code = serializers.IntegerField(allow_null=True)
+    unplanned = serializers.BooleanField()
+    unexplained = serializers.BooleanField(help_text="Unplanned and without a reason: the operator is asked why.")
+
+
+class MachineStopsSerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    start = Instant()
+    end = Instant()
+    stops = StopSerializer(many=True)
+
+
+class IntervalSerializer(serializers.Serializer):
+    start = Instant()
+    end = Instant()
+    state = serializers.CharField()
+    reason = serializers.CharField(allow_null=True)
+    reason_name = serializers.CharField(allow_null=True)
+
+
+class MachineTimelineSerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    start = Instant()
+    end = Instant()
+    intervals = IntervalSerializer(many=True)
+
+
+class EventSerializer(serializers.Serializer):
+    ts = Instant()
+    kind = serializers.CharField()
+    detail = serializers.DictField()
+    user = serializers.CharField(allow_null=True)
+
+
+class MachineEventsSerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    events = EventSerializer(many=True)
+
+
+class ReasonLeafSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    loss_category = serializers.CharField()
+    planned = serializers.BooleanField()
+    children = serializers.ListField(child=serializers.DictField(), max_length=0)
+
+
+class ReasonSerializer(ReasonLeafSerializer):
+    children = ReasonLeafSerializer(many=True)
+
+
+class AssignReasonSerializer(serializers.Serializer):
+    stop_start = Instant(help_text="The start of the stop, as listed.")
+    reason = serializers.CharField(help_text="A reason code a stop may take (GET /api/v1/reasons/?for=stop).")
+    split_at = Instant(required=False, allow_null=True,
+                                         help_text="Give the reason from here on only (splits the stop).")
+
+
+class ReasonGivenSerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    event = EventSerializer()
+    stops = StopSerializer(many=True)
+
+
+class ScrapSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(required=False, allow_null=True, help_text="A quality reason code.")
+
+
+class ScrapEnteredSerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    event = EventSerializer()
+
+
 # --- views --------------------------------------------------------------------------------------
 
-class StopsView(APIView):
+class StopsView(ApiView):
     """GET /api/v1/machines/<code>/stops/?start=&end= → {"stops": [...]} (default: the current shift)."""
 
+    scopes = {"GET": Scope.RESULTS_READ}
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: MachineStopsSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, code: str) -> Response:
         machine = _visible_machine(request, code)
         now = timezone.now()
@@ -156,9 +249,12 @@ class StopsView(APIView):
                          "stops": stops(machine, start, end, now)})
 
 
-class TimelineView(APIView):
+class TimelineView(ApiView):
     """GET /api/v1/machines/<code>/timeline/?start=&end= → {"intervals": [...]} clipped to the period."""
 
+    scopes = {"GET": Scope.RESULTS_READ}
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: MachineTimelineSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, code: str) -> Response:
         machine = _visible_machine(request, code)
         now = timezone.now()
@@ -167,9 +263,13 @@ class TimelineView(APIView):
                          "intervals": timeline(machine, start, end, now)})
 
 
-class EventsView(APIView):
+class EventsView(ApiView):
     """GET /api/v1/machines/<code>/events/?limit=100 → {"events": [...]}, newest first."""
 
+    scopes = {"GET": Scope.RESULTS_READ}
+
+    @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="1–1000, 100.")],
+                   responses={200: MachineEventsSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, code: str) -> Response:
         machine = _visible_machine(request, code)
         raw = request.query_params.get("limit", "100")
@@ -183,9 +283,11 @@ class EventsView(APIView):
         return Response({"machine": machine.code, "events": [_event_json(e) for e in events]})
 
 
-class ReasonsView(APIView):
+class ReasonsView(ApiView):
     """GET /api/v1/reasons/?for=stop|scrap → the reason tree (of what a stop, or scrap, may be given)."""
 
+    @extend_schema(parameters=[OpenApiParameter("for", OpenApiTypes.STR, enum=["stop", "scrap"])],
+                   responses=ReasonSerializer(many=True))
     def get(self, request: Request) -> Response:
         purpose = request.query_params.get("for")
         if purpose not in (None, "", "stop", "scrap"):
@@ -193,9 +295,10 @@ class ReasonsView(APIView):
         return Response(reason_tree(purpose or None))
 
 
-class AssignReasonView(APIView):
+class AssignReasonView(ApiView):
     """POST /api/v1/machines/<code>/reasons/ {"stop_start", "reason", "split_at"?} → 201 and the stops."""
 
+    @extend_schema(request=AssignReasonSerializer, responses={201: ReasonGivenSerializer, 400: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str) -> Response:
         machine = _operable_machine(request, code)
         data = _object(request)
@@ -217,9 +320,10 @@ class AssignReasonView(APIView):
         )
 
 
-class ScrapView(APIView):
+class ScrapView(ApiView):
     """POST /api/v1/machines/<code>/scrap/ {"quantity", "reason"?} → 201 and the event."""
 
+    @extend_schema(request=ScrapSerializer, responses={201: ScrapEnteredSerializer, 400: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str) -> Response:
         machine = _operable_machine(request, code)
         data = _object(request)

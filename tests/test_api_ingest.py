@@ -1,0 +1,78 @@
+"""POST /api/v1/observations/ (monitoring/api/ingest.py): JSON or CSV, per-item rejections, no repeats."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitoring.models import Observation
+from tests.api import bearer
+
+pytestmark = pytest.mark.django_db
+
+ITEMS = [
+    {"ts": "2026-01-12T09:00:00Z", "machine": "B1", "signal": "running", "value": True},
+    {"ts": "2026-01-12T09:00:30Z", "machine": "B1", "signal": "total_count", "value": 10},
+    {"ts": "2026-01-12T09:01:30Z", "machine": "B1", "signal": "total_count", "value": 40},
+]
+
+
+@pytest.fixture
+def sender(client, plant, api_key):
+    headers = bearer(api_key("observations:write", lines=[plant.line_b]))
+
+    def send(body, content_type: str = "application/json"):
+        return client.post("/api/v1/observations/", body, content_type=content_type, headers=headers)
+
+    return send
+
+
+def test_observations_go_through_the_pipeline_and_the_same_body_twice_applies_nothing(sender):
+    first = sender(ITEMS).json()
+    assert first == {"received": 3, "applied": 3, "duplicates": 0, "rejected": []}
+    assert sender(ITEMS).json() == {"received": 3, "applied": 0, "duplicates": 3, "rejected": []}
+    assert Observation.objects.count() == 3
+
+
+def test_each_bad_item_is_rejected_with_its_index_and_the_good_ones_applied(sender):
+    body = ITEMS + [
+        {"ts": "2026-01-12T09:02:00", "machine": "B1", "signal": "running", "value": True},   # no offset
+        {"ts": "2026-01-12T09:02:00Z", "machine": "Z9", "signal": "running", "value": True},  # unknown machine
+        {"ts": "2026-01-12T09:02:00Z", "machine": "B1", "signal": "speed", "value": 3},       # unknown signal
+        {"ts": "2026-01-12T09:02:00Z", "machine": "A1", "signal": "running", "value": True},  # not this key's
+        {"machine": "B1", "signal": "running", "value": True},                                # no ts
+        "running",
+    ]
+    answer = sender(body).json()
+    assert (answer["received"], answer["applied"]) == (9, 3)
+    messages = {r["index"]: r["message"] for r in answer["rejected"]}
+    assert sorted(messages) == [3, 4, 5, 6, 7, 8]
+    assert "no UTC offset" in messages[3] and "unknown machine 'Z9'" in messages[4]
+    assert "unknown signal 'speed'" in messages[5] and "may not write" in messages[6]
+    assert "missing ts" in messages[7] and "object" in messages[8]
+    assert not Observation.objects.filter(machine__code="A1").exists()
+
+
+def test_the_csv_of_import_observations_works_too(sender):
+    csv_body = "ts,machine,signal,value\n" + "".join(
+        f"{item['ts']},{item['machine']},{item['signal']},{str(item['value']).lower()}\n" for item in ITEMS
+    ) + "2026-01-12T09:03:00Z,B1,running\n"
+    answer = sender(csv_body, "text/csv").json()
+    assert (answer["received"], answer["applied"]) == (4, 3)
+    assert answer["rejected"] == [{"index": 5, "message": "expected 4 fields (ts,machine,signal,value), got 3"}]
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ({"ts": "x"}, "application/json"),
+    ("not json", "application/json"),
+    ("a,b,c\n1,2,3\n", "text/csv"),
+])
+def test_a_body_that_is_not_observations_is_a_400(sender, body, content_type):
+    response = sender(body, content_type)
+    assert response.status_code == 400
+    assert not Observation.objects.exists()
+
+
+def test_a_key_without_the_scope_may_not_send(client, plant, api_key):
+    response = client.post("/api/v1/observations/", ITEMS, content_type="application/json",
+                           headers=bearer(api_key("results:read", "orders:write")))
+    assert response.status_code == 403 and "observations:write" in response.json()["detail"]
