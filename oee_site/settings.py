@@ -219,5 +219,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # asyncua logs every publish of every subscription at INFO: twice a second per endpoint.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "asyncua": {"level": "WARNING"}},
 }

@@ -8,14 +8,14 @@ from django.db import models
 
 
 class EventType(models.TextChoices):
-    WORK_ORDER_STARTED = "work_order.started"
-    WORK_ORDER_COMPLETED = "work_order.completed"
-    SHIFT_CLOSED = "shift.closed"
-    STOP_STARTED = "stop.started"
-    STOP_ENDED = "stop.ended"
-    STOP_LONG = "stop.long"
-    DEVICE_DOWN = "device.down"
-    DEVICE_UP = "device.up"
+    WORK_ORDER_STARTED = "work_order.started", "work_order.started"
+    WORK_ORDER_COMPLETED = "work_order.completed", "work_order.completed"
+    SHIFT_CLOSED = "shift.closed", "shift.closed"
+    STOP_STARTED = "stop.started", "stop.started"
+    STOP_ENDED = "stop.ended", "stop.ended"
+    STOP_LONG = "stop.long", "stop.long"
+    DEVICE_DOWN = "device.down", "device.down"
+    DEVICE_UP = "device.up", "device.up"
 
 
 class OutboxEvent(models.Model):
