@@ -8,11 +8,12 @@ same transaction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from planning.models import (
@@ -39,6 +40,9 @@ MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "cancel": (OPEN_STATUSES, S.CANCELLED),
 }
 
+# Ideal cycle times a product may have on a machine, in seconds per part.
+MIN_CYCLE_TIME = 0.001
+MAX_CYCLE_TIME = 86_400.0
 # Moves the operators of a line may make on its orders at the line screen (release and cancel are planning's).
 OPERATOR_MOVES = ("start", "pause", "resume", "complete")
 
@@ -62,7 +66,10 @@ def move_order(order: WorkOrder, move: str, by: str, at: datetime | None = None)
         raise MoveRefused(f"Unknown move {move!r}: one of {', '.join(MOVES)}.")
     at = at or timezone.now()
     with transaction.atomic():
-        order = WorkOrder.objects.select_for_update().select_related("line", "machine", "product").get(pk=order.pk)
+        # The line's row first: two orders of one line starting at once go one after the other.
+        Line.objects.select_for_update().filter(pk=order.line_id).values_list("pk").get()
+        order = (WorkOrder.objects.select_for_update(of=("self",)).select_related("line", "machine", "product")
+                 .get(pk=order.pk))
         sources, target = MOVES[move]
         if order.status not in sources:
             raise MoveRefused(
@@ -84,7 +91,11 @@ def move_order(order: WorkOrder, move: str, by: str, at: datetime | None = None)
         if previous == S.PAUSED and move in ("resume", "complete", "cancel"):
             order.pauses.filter(end__isnull=True).update(end=at)
         order.status = target
-        order.save()
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError:  # another order of the machine started meanwhile (the database says so)
+            raise MoveRefused(f"Another work order is running there: {order.number} cannot {move}.") from None
         if move in ("pause", "resume"):
             # Only the pauses changed, which the order's own save does not see.
             run_windows_changed.send(WorkOrder, order=order, before=before, after=order.machine_windows())
@@ -132,11 +143,15 @@ def put_order(number: str, data: OrderIn) -> tuple[WorkOrder, bool, bool]:
     fields = {"product": product, "quantity": data.quantity, "line": line, "machine": machine,
               "planned_start": data.planned_start, "planned_end": data.planned_end}
     with transaction.atomic():
-        order = WorkOrder.objects.select_for_update().filter(number=number).first()
+        order = WorkOrder.objects.select_for_update(of=("self",)).filter(number=number).first()
         if order is None:
             order = WorkOrder(number=number, **fields)
             order.full_clean()
-            order.save()
+            try:
+                with transaction.atomic():
+                    order.save()
+            except IntegrityError:  # the same order put twice at once: the other one made it
+                return put_order(number, data)
             return order, True, False
         changed = {name for name, value in fields.items() if getattr(order, name) != value}
         if not changed:
@@ -155,35 +170,52 @@ def put_order(number: str, data: OrderIn) -> tuple[WorkOrder, bool, bool]:
         return order, False, True
 
 
-def put_product(code: str, name: str, cycle_times: dict[str, float]) -> tuple[Product, bool, bool]:
-    """Create or update a product and its ideal cycle times (exactly those given); (product, created, changed).
+def put_product(
+    code: str, name: str, cycle_times: dict[str, float], only_machines: set[str] | None = None,
+) -> tuple[Product, bool, bool]:
+    """Create or update a product and its ideal cycle times; (product, created, changed).
 
-    Raises ValidationError naming what is wrong (an unknown machine, a cycle time that is not positive).
+    The cycle times become exactly those given, on every machine, or on `only_machines` (the
+    machines of a caller's lines) when given. Raises ValidationError naming what is wrong (an
+    unknown machine, a cycle time out of range).
     """
     errors: dict[str, str] = {}
     machines = {m.code: m for m in Machine.objects.filter(code__in=cycle_times)}
     for machine_code, seconds in cycle_times.items():
         if machine_code not in machines:
             errors[f"cycle_times.{machine_code}"] = f"No machine {machine_code!r}."
-        elif not seconds > 0:
-            errors[f"cycle_times.{machine_code}"] = "An ideal cycle time is a positive number of seconds per part."
+        elif not (isinstance(seconds, int | float) and math.isfinite(seconds)
+                  and MIN_CYCLE_TIME <= seconds <= MAX_CYCLE_TIME):
+            errors[f"cycle_times.{machine_code}"] = (
+                f"An ideal cycle time is {MIN_CYCLE_TIME:g} to {MAX_CYCLE_TIME:g} seconds per part, got {seconds!r}.")
     if errors:
         raise ValidationError(errors)
+    mine = set(cycle_times) if only_machines is None else set(only_machines) | set(cycle_times)
     with transaction.atomic():
         product = Product.objects.select_for_update().filter(code=code).first()
         created = product is None
         if created:
             product = Product(code=code, name=name)
             product.full_clean()
-            product.save()
+            try:
+                with transaction.atomic():
+                    product.save()
+            except IntegrityError:  # the same product put twice at once: the other one made it
+                return put_product(code, name, cycle_times, only_machines)
         stored = dict(product.cycle_times.values_list("machine__code", "ideal_cycle_time"))
-        changed = not created and (product.name != name or stored != cycle_times)
+        # The cycle times this caller answers for become exactly those sent; other machines' stay.
+        answered = {machine: seconds for machine, seconds in stored.items()
+                    if only_machines is None or machine in mine}
+        changed = not created and (product.name != name or answered != cycle_times)
         if changed and product.name != name:
             product.name = name
             product.full_clean()
             product.save()
-        if created or stored != cycle_times:
-            product.cycle_times.exclude(machine__code__in=cycle_times).delete()
+        if created or answered != cycle_times:
+            gone = product.cycle_times.exclude(machine__code__in=cycle_times)
+            if only_machines is not None:
+                gone = gone.filter(machine__code__in=mine)
+            gone.delete()
             for machine_code, seconds in cycle_times.items():
                 ProductCycleTime.objects.update_or_create(
                     product=product, machine=machines[machine_code], defaults={"ideal_cycle_time": seconds},

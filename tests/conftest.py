@@ -126,7 +126,8 @@ def api_key(db):
     made = []
 
     def make(*scopes: str, lines=(), name: str | None = None) -> str:
-        client = ApiClient.objects.create(name=name or f"ERP {len(made) + 1}", scopes=list(scopes))
+        client = ApiClient.objects.create(name=name or f"ERP {len(made) + 1}", scopes=list(scopes),
+                                          all_lines=not lines)
         client.lines.set(lines)
         _, key = ApiKey.objects.create_key(client=client, name="test key")
         made.append(client)

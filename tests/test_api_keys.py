@@ -105,3 +105,26 @@ def test_create_api_client_prints_a_key_that_works(client, plant):
     assert client.get("/api/v1/oee/", {"line": "B", **PERIOD}, headers=bearer(key)).status_code == 400
     client_row = ApiClient.objects.get(name="MES")
     assert client_row.scopes == ["results:read"] and list(client_row.lines.values_list("code", flat=True)) == ["A"]
+
+
+def test_a_key_limited_to_a_line_answers_for_the_cycle_times_of_its_machines_only(client, plant, api_key):
+    everyone = bearer(api_key("results:read", "orders:write"))
+    line_a = bearer(api_key("results:read", "orders:write", lines=[plant.line_a]))
+    client.put("/api/v1/products/P-1/", {"name": "Lid", "cycle_times": {"A1": 0.9, "B1": 0.5}},
+               content_type="application/json", headers=everyone)
+    assert client.get("/api/v1/products/P-1/", headers=line_a).json()["cycle_times"] == {"A1": 0.9}
+    replaced = client.put("/api/v1/products/P-1/", {"name": "Lid", "cycle_times": {"A2": 1.1}},
+                          content_type="application/json", headers=line_a)
+    assert replaced.status_code == 200 and replaced.json()["cycle_times"] == {"A2": 1.1}
+    # Line B's cycle time is not this key's to drop.
+    assert client.get("/api/v1/products/P-1/", headers=everyone).json()["cycle_times"] == {"A2": 1.1, "B1": 0.5}
+    foreign = client.put("/api/v1/products/P-1/", {"name": "Lid", "cycle_times": {"B1": 0.4}},
+                         content_type="application/json", headers=line_a)
+    assert foreign.status_code == 403 and "B1" in foreign.json()["detail"]
+
+
+def test_a_client_whose_lines_are_all_gone_sees_no_line_not_every_line(client, plant, api_key):
+    key = api_key("results:read", lines=[plant.line_b])
+    ApiClient.objects.get(keys__prefix=key.split(".")[0]).lines.clear()  # as when line B is deleted
+    answer = client.get("/api/v1/oee/", {"line": "A", **PERIOD}, headers=bearer(key))
+    assert answer.status_code == 400 and "No line 'A' that you may see" in answer.json()["line"]

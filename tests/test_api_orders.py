@@ -144,3 +144,32 @@ def test_an_operator_moves_orders_of_their_line_but_does_not_release_them(client
     started = client.post("/api/v1/work-orders/WO-1/start/")
     assert started.status_code == 200 and started.json()["status"] == "running"
     assert WorkOrderMove.objects.get(move="start").by == "user:op-a"
+
+
+@pytest.mark.parametrize("seconds", [0.0001, 86_401, 1e308])
+def test_a_cycle_time_out_of_range_is_a_400_naming_the_machine(erp, seconds):
+    response = erp("put", "/api/v1/products/P-9/", {"name": "x", "cycle_times": {"A1": seconds}})
+    assert response.status_code == 400 and "cycle_times.A1" in response.json(), response.json()
+    assert not Product.objects.filter(code="P-9").exists()
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"planned_start": "0001-01-01T00:00:00+01:00"}, "planned_start"),
+    ({"planned_end": "9999-12-31T23:59:59-01:00"}, "planned_end"),
+    ({"planned_start": "2026-02-30T06:00:00Z"}, "planned_start"),
+])
+def test_an_instant_no_plant_can_have_is_a_400_not_a_crash(erp, change, field):
+    response = erp("put", "/api/v1/work-orders/WO-1/", {**ORDER, **change})
+    assert response.status_code == 400 and field in response.json(), response.json()
+    assert not WorkOrder.objects.exists()
+
+
+def test_an_order_of_an_unknown_line_is_a_400_naming_the_line(erp):
+    response = erp("put", "/api/v1/work-orders/WO-1/", {**ORDER, "line": "Z", "machine": None})
+    assert response.status_code == 400 and "line" in response.json(), response.json()
+
+
+def test_a_nul_character_in_a_body_is_a_400(erp):
+    response = erp("put", "/api/v1/products/P-1/", {"name": "Lid\u0000", "cycle_times": {"A1": 0.9}})
+    assert response.status_code == 400 and "NUL" in str(response.json()), response.json()
+    assert not Product.objects.filter(code="P-1").exists()

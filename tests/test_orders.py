@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -115,3 +116,17 @@ def test_an_order_that_is_not_running_has_no_actual_start(admin_client, plant, l
     assert "A released order has not started: leave the actual start empty." in response.content.decode()
     order.refresh_from_db()
     assert order.actual_start is None
+
+
+@pytest.mark.parametrize(("status", "start", "end", "field"), [
+    (WorkOrderStatus.RUNNING, None, None, "actual_start"),
+    (WorkOrderStatus.PAUSED, None, None, "actual_start"),
+    (WorkOrderStatus.COMPLETED, NOON, None, "actual_end"),
+])
+def test_a_started_order_says_when_it_started_and_a_completed_one_when_it_ended(plant, status, start, end, field):
+    order = WorkOrder(number="WO-X", product=Product.objects.create(code="P-X", name="X"), quantity=1,
+                      line=plant.line_b, machine=plant.b1, planned_start=NOON, planned_end=NOON + timedelta(hours=1),
+                      status=status, actual_start=start, actual_end=end)
+    with pytest.raises(ValidationError) as refused:
+        order.full_clean()
+    assert field in refused.value.message_dict

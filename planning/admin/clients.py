@@ -30,7 +30,7 @@ class ApiClientForm(forms.ModelForm):
 
     class Meta:
         model = ApiClient
-        fields = ["name", "scopes", "lines", "enabled"]
+        fields = ["name", "scopes", "all_lines", "lines", "enabled"]
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -61,7 +61,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     @admin.display(description="lines")
     def line_list(self, client: ApiClient) -> str:
-        return ", ".join(client.lines.values_list("code", flat=True)) or "every line"
+        return "every line" if client.all_lines else ", ".join(client.lines.values_list("code", flat=True)) or "none"
 
 
 @admin.register(ApiKey)

@@ -20,9 +20,10 @@ class ApiClient(models.Model):
 
     name = models.CharField(max_length=80, unique=True)
     scopes = models.JSONField(default=list, blank=True, help_text="What its keys may do.")
+    all_lines = models.BooleanField(default=True, help_text="Its keys may use every line, now and later.")
     lines = models.ManyToManyField(
         Line, blank=True, related_name="api_clients",
-        help_text="Lines its keys may read and write; leave empty for every line.",
+        help_text="Without 'all lines': the only lines its keys may read and write.",
     )
     enabled = models.BooleanField(default=True, help_text="A disabled client's keys are refused (401).")
     created = models.DateTimeField(auto_now_add=True)
@@ -43,9 +44,8 @@ class ApiClient(models.Model):
         return scope in self.scopes
 
     def visible_lines(self, lines: models.QuerySet) -> models.QuerySet:
-        """The lines among `lines` its keys may use: its own, or every line when it names none."""
-        own = list(self.lines.values_list("pk", flat=True))
-        return lines.filter(pk__in=own) if own else lines
+        """The lines among `lines` its keys may use: every line, or only its own (none when it has none left)."""
+        return lines if self.all_lines else lines.filter(pk__in=self.lines.values("pk"))
 
 
 class ApiKey(AbstractAPIKey):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -31,7 +31,8 @@ class ProductCycleTime(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="cycle_times")
     machine = models.ForeignKey("planning.Machine", on_delete=models.CASCADE, related_name="product_cycle_times")
     ideal_cycle_time = models.FloatField(
-        validators=[MinValueValidator(0.001, "The ideal cycle time must be positive.")],
+        validators=[MinValueValidator(0.001, "The ideal cycle time must be positive."),
+                    MaxValueValidator(86_400, "An ideal cycle time of more than a day is not a cycle time.")],
         help_text="Seconds per part at ideal speed for this product on this machine.",
     )
 
@@ -53,14 +54,12 @@ class WorkOrderStatus(models.TextChoices):
 
 
 OPEN_STATUSES = (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.RUNNING, WorkOrderStatus.PAUSED)
+STARTED_STATUSES = (WorkOrderStatus.RUNNING, WorkOrderStatus.PAUSED, WorkOrderStatus.COMPLETED)
 
 Windows = list[tuple[datetime, datetime | None]]
 
 
 class WorkOrderQuerySet(models.QuerySet):
-    def open(self) -> WorkOrderQuerySet:
-        return self.filter(status__in=OPEN_STATUSES)
-
     def running(self) -> WorkOrderQuerySet:
         return self.filter(status=WorkOrderStatus.RUNNING)
 
@@ -197,6 +196,10 @@ class WorkOrder(models.Model):
             errors["actual_start"] = f"A {self.status} order has not started: leave the actual start empty."
         if self.status in (WorkOrderStatus.RUNNING, WorkOrderStatus.PAUSED) and self.actual_end:
             errors["actual_end"] = f"A {self.status} order has not ended: leave the actual end empty."
+        if self.status in STARTED_STATUSES and not self.actual_start:
+            errors["actual_start"] = f"A {self.status} order has started: give its actual start."
+        if self.status == WorkOrderStatus.COMPLETED and not self.actual_end:
+            errors["actual_end"] = "A completed order has ended: give its actual end."
         if self.machine_id and self.line_id and self.machine.line_id != self.line_id:
             errors["machine"] = "The machine must belong to the work order's line."
         if self.status == WorkOrderStatus.RUNNING and self.line_id:

@@ -153,7 +153,7 @@ class Machine(models.Model):
     position = models.PositiveSmallIntegerField(default=0, help_text="Order of the machine along its line.")
     enabled = models.BooleanField(default=True)
     default_ideal_cycle_time = models.FloatField(
-        validators=[MinValueValidator(0.001)],
+        validators=[MinValueValidator(0.001), MaxValueValidator(86_400)],
         help_text="Seconds per part at ideal speed, used when the running work order's product has none.",
     )
     micro_stop_threshold = models.FloatField(
