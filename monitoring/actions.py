@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.lib.instants import iso
 from monitoring.models import Event, EventKind, MachineStatus, Observation, Signal, StateInterval
 from monitoring.pipeline import BatchRejected, ObservationIn, lock_machine, record_observations
+from planning.lib.instants import iso
 from planning.models import DowntimeReason, Machine
 from planning.models.plant import QUALITY_CATEGORIES
 

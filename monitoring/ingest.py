@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.utils.dateparse import parse_datetime
 
 from monitoring.pipeline import ObservationIn
+from planning.lib.instants import out_of_range
 
 HEADER = ["ts", "machine", "signal", "value"]
 
@@ -50,12 +51,23 @@ def _instant(text: object, origin: int, read: Read):
     if ts.tzinfo is None:
         read.bad.append((origin, f"ts {text!r} has no UTC offset (add Z or +01:00)"))
         return None
+    problem = out_of_range(ts)
+    if problem:
+        read.bad.append((origin, f"ts {problem}"))
+        return None
     return ts
 
 
 def read_csv(stream: io.TextIOBase) -> Read:
     """Observations of a CSV with the header ts,machine,signal,value; origins are file line numbers."""
     reader = csv.reader(stream)
+    try:
+        return _read_csv(reader)
+    except csv.Error as error:  # a field of over 128 KB, a NUL byte: no sensible row can follow
+        raise FileRejected(f"line {reader.line_num}: {error}") from None
+
+
+def _read_csv(reader) -> Read:
     header = next(reader, None)
     if header is None:
         raise FileRejected("the file is empty: expected a header line ts,machine,signal,value")

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from monitoring import kpi, live
 from monitoring.lib import oee
-from monitoring.lib.instants import iso
 from monitoring.models import Event, EventKind
 from monitoring.pipeline import lock_machine
 from monitoring.projection import recount
 from planning import outbox, signals
+from planning.lib.instants import iso
 from planning.lib.orders import changed_range
 from planning.models import EventType, Machine, WorkOrder, WorkOrderStatus, ideal_cycle_times
 
@@ -34,7 +34,7 @@ def reattribute(before: dict[int, tuple[Machine, Windows]], after: dict[int, tup
     now = timezone.now()
     changed = set()
     with transaction.atomic():
-        for machine_id in before.keys() | after.keys():
+        for machine_id in sorted(before.keys() | after.keys()):  # in the order every writer locks them
             machine = (after.get(machine_id) or before[machine_id])[0]
             span = changed_range(before.get(machine_id, (None, []))[1], after.get(machine_id, (None, []))[1], now)
             if span is None:
@@ -105,9 +105,10 @@ def _scrap_by_reason(order: WorkOrder, windows: Windows) -> dict[str, int]:
 
 def _eta(order: WorkOrder, result: kpi.Result, now: datetime) -> datetime | None:
     """When a running order will have made its quantity, at its performance so far."""
-    if order.status != WorkOrderStatus.RUNNING:
+    machines = order.subject_machines()
+    if order.status != WorkOrderStatus.RUNNING or not machines:
         return None
-    machine = order.subject_machines()[0]
+    machine = machines[0]
     seconds = oee.eta_seconds(order.quantity - result.production.good,
                               ideal_cycle_times(machine, [order.pk])[order.pk], result.figures.performance)
     return None if seconds is None else now + timedelta(seconds=seconds)

@@ -12,18 +12,23 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from monitoring import live
+from monitoring import live, stops
 from monitoring.lib.signals import canonical_text, parse_value
-from monitoring.lib.states import Obs
+from monitoring.lib.states import Obs, Replay
 from monitoring.models import Observation
 from monitoring.projection import rederive, resume_point, stored_observations
+from planning.lib.instants import out_of_range
 from planning.models import DowntimeReason, Machine
+
+# How far ahead of this server's clock an observation may be (a device's clock runs a little fast).
+FUTURE = timedelta(minutes=5)
 
 
 class ObservationIn(NamedTuple):
@@ -77,6 +82,7 @@ def validate(
     """Typed observations and the rejections, each naming what was wrong."""
     valid: list[Checked] = []
     rejected: list[Rejection] = []
+    latest = timezone.now() + FUTURE
     for index, item in enumerate(observations):
         machine = machines.get(item.machine_code)
         if machine is None:
@@ -84,6 +90,13 @@ def validate(
             continue
         if not isinstance(item.ts, datetime) or item.ts.tzinfo is None:
             rejected.append(Rejection(index, f"ts {item.ts!r} must be an aware date-time with a UTC offset"))
+            continue
+        problem = out_of_range(item.ts)
+        if problem is None and item.ts > latest:
+            problem = f"{item.ts.isoformat()} lies in the future (clocks more than {FUTURE.seconds // 60} min ahead?)"
+        if problem:
+            # One reading from the future would make everything before it a gap in the data.
+            rejected.append(Rejection(index, f"ts {problem}"))
             continue
         try:
             value = parse_value(item.signal, item.value)
@@ -136,8 +149,10 @@ def record_observations(
     for item in valid:
         by_machine[item.machine.pk].append(item)
 
+    replayed: list[tuple[Machine, Replay]] = []
     with transaction.atomic():
-        for items in by_machine.values():
+        # Machines in the order of their ids, the outbox last: writers never wait on each other in a circle.
+        for _, items in sorted(by_machine.items()):
             machine = items[0].machine
             lock_machine(machine)
             since, snapshot = resume_point(machine, min(item.obs.ts for item in items))
@@ -150,7 +165,9 @@ def record_observations(
             result.applied += len(new) + len(superseding)
             result.machines.add(machine.pk)
             kept = _without_superseded(stored, superseding)
-            rederive(machine, since, snapshot, kept + new + superseding)
+            replayed.append((machine, rederive(machine, since, snapshot, kept + new + superseding)))
+        for machine, replay_result in replayed:
+            stops.announce_replayed(machine, replay_result.intervals, replay_result.snapshot.last_ts)
         if result.machines:
             changed = set(result.machines)
             transaction.on_commit(lambda: live.broadcast_machines(changed))

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, Subquery
 
-from monitoring import stops
 from monitoring.lib.signals import COUNTER_SIGNALS, STATE_SIGNALS, parse_value
-from monitoring.lib.states import Interval, MachineRules, Obs, PartCount, Snapshot, replay
+from monitoring.lib.states import Interval, MachineRules, Obs, PartCount, Replay, Snapshot, replay
 from monitoring.models import DERIVED_EVENT_KINDS, CountBucket, Event, MachineStatus, Observation, StateInterval
 from planning.lib.orders import order_at
 from planning.models import DowntimeReason, Machine, WorkOrder, fastest_cycle_time
@@ -117,8 +116,11 @@ def resume_point(machine: Machine, earliest: datetime) -> tuple[datetime, Snapsh
         since = minute_of(row.start)
 
 
-def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations: list[Obs]) -> None:
-    """Rewrite the machine's projection from `since` by replaying `observations` (all of them from there)."""
+def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations: list[Obs]) -> Replay:
+    """Rewrite the machine's projection from `since` by replaying `observations` (all of them from there).
+
+    Returns the replay (its intervals tell the IT systems of stops: `stops.announce_replayed`).
+    """
     result = replay(snapshot, observations, rules_for(machine))
 
     interval_from = snapshot.interval.start if snapshot.interval else since
@@ -132,7 +134,6 @@ def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations
         )
         for i in result.intervals
     ], batch_size=1000)
-    stops.announce_replayed(machine, result.intervals, result.snapshot.last_ts)
 
     CountBucket.objects.filter(machine=machine, minute__gte=since).delete()
     CountBucket.objects.bulk_create(_buckets(machine, result.counts), batch_size=1000)
@@ -141,6 +142,7 @@ def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations
     Event.objects.bulk_create(
         [Event(machine=machine, ts=e.ts, kind=e.kind, detail=e.detail) for e in result.events], batch_size=1000,
     )
+    return result
 
 
 def recount(machine: Machine, start: datetime, end: datetime) -> None:

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from monitoring import kpi
-from monitoring.lib.instants import iso
 from monitoring.lib.states import Interval, StopEpisode, stop_episodes
 from monitoring.models import MachineStatus, StateInterval
 from planning import outbox
+from planning.lib.instants import iso
 from planning.models import DowntimeReason, EventType, Line, Machine
 from planning.schedule import line_calendar
 
@@ -64,7 +64,7 @@ def announce_episode(machine: Machine, episode: StopEpisode, until: datetime) ->
 
 
 def announce_replayed(machine: Machine, intervals: list[Interval], last_ts: datetime | None) -> None:
-    """The stops a replay derived (called by the projection, in its transaction)."""
+    """The stops a replay derived (the pipeline calls this after its replays, in its transaction)."""
     episodes = stop_episodes(intervals)
     if not episodes or last_ts is None:
         return

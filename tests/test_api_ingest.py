@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from monitoring.models import Observation
 from tests.api import bearer
@@ -76,3 +79,22 @@ def test_a_key_without_the_scope_may_not_send(client, plant, api_key):
     response = client.post("/api/v1/observations/", ITEMS, content_type="application/json",
                            headers=bearer(api_key("results:read", "orders:write")))
     assert response.status_code == 403 and "observations:write" in response.json()["detail"]
+
+
+def test_an_observation_from_the_future_or_from_no_plants_time_is_rejected(sender):
+    ahead = (timezone.now() + timedelta(hours=1)).isoformat()
+    body = ITEMS + [
+        {"ts": ahead, "machine": "B1", "signal": "running", "value": False},
+        {"ts": "0001-01-01T00:00:00+05:00", "machine": "B1", "signal": "running", "value": False},
+    ]
+    answer = sender(body).json()
+    assert answer["applied"] == 3
+    messages = {r["index"]: r["message"] for r in answer["rejected"]}
+    assert "in the future" in messages[3] and "not between" in messages[4]
+
+
+def test_a_nul_character_is_a_400_in_a_json_body_a_csv_body_and_a_url(client, sender):
+    assert sender([{**ITEMS[0], "signal": "run\u0000ning"}]).status_code == 400
+    assert sender("ts,machine,signal,value\n2026-01-12T09:00:00Z,B1,run\x00ning,true\n", "text/csv").status_code == 400
+    assert client.get("/api/v1/oee/", {"line": "B\x00"}).status_code == 400
+    assert not Observation.objects.exists()

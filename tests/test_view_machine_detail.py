@@ -129,3 +129,18 @@ def test_the_event_log_says_who_gave_a_reason_and_entered_scrap(client, plant):
         ["Scrap entered", "4 parts", "op-a"],
         ["Reason given", "jam for the stop at 08:00", "op-a"],
     ]
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    ({"start": "2026-13-01T00:00:00Z", "end": "2026-12-02T00:00:00Z"}, "start="),
+    ({"start": "2026-12-01T00:00:00", "end": "2026-12-02T00:00:00"}, "UTC offset"),
+    ({"start": "2026-12-01T00:00:00Z"}, "both start and end"),
+    ({"start": "2026-12-02T00:00:00Z", "end": "2026-12-01T00:00:00Z"}, "after the start"),
+    ({"start": "2026-01-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}, "at most 31 days"),
+    ({"start": "0001-01-01T00:00:00+05:00", "end": "2026-12-01T00:00:00Z"}, "not between"),
+])
+def test_a_period_the_page_cannot_show_is_400_saying_why(client, plant, query, says):
+    client.force_login(plant.operator)
+    response = client.get("/machines/A1/", query)
+    assert response.status_code == 400
+    assert says in response.content.decode()

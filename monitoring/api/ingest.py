@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +22,7 @@ from monitoring.ingest import FileRejected, read_csv, read_items, rejections
 from monitoring.pipeline import record_observations
 from planning.api.access import ApiView, Caller
 from planning.api.fields import Instant
+from planning.api.parsers import StrictJSONParser
 from planning.models import Machine, Scope
 
 MAX_ITEMS = 100_000
@@ -34,9 +35,12 @@ class CsvParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None) -> str:
         try:
-            return stream.read().decode("utf-8-sig")
+            text = stream.read().decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise ParseError(f"The CSV is not UTF-8: {error}") from None
+        if "\x00" in text:
+            raise ParseError("A NUL character is not allowed in the CSV.")
+        return text
 
 
 class ObservationSerializer(serializers.Serializer):
@@ -61,7 +65,7 @@ class IngestSerializer(serializers.Serializer):
 
 class ObservationsView(ApiView):
     scopes = {"POST": Scope.OBSERVATIONS_WRITE}
-    parser_classes = [JSONParser, CsvParser]
+    parser_classes = [StrictJSONParser, CsvParser]
 
     @extend_schema(
         request={"application/json": ObservationSerializer(many=True), "text/csv": OpenApiTypes.STR},

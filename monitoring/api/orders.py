@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from monitoring import orders
-from monitoring.lib.instants import iso
 from planning.api.access import Caller
 from planning.api.fields import Instant
 from planning.api.orders import ProblemSerializer, WorkOrderSerializer, WorkOrderWriteView, order_or_404
+from planning.lib.instants import iso
 from planning.models import WorkOrder
 
 

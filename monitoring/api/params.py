@@ -7,16 +7,24 @@ from datetime import datetime
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
+from planning.lib.instants import out_of_range
+
 
 def parse_instant(raw: object, name: str) -> datetime:
     """An aware date-time from ISO 8601 text (a '+' sent unescaped in a query arrives as a space)."""
     if not isinstance(raw, str):
         raise ValidationError({name: f"{name} must be an ISO 8601 date-time string, got {raw!r}."})
-    value = parse_datetime(raw.strip().replace(" ", "+"))
+    try:
+        value = parse_datetime(raw.strip().replace(" ", "+"))
+    except ValueError:  # well-formed, but no such day or offset (2026-02-30, +25:00)
+        value = None
     if value is None:
         raise ValidationError({name: f"{name}={raw!r} is not an ISO 8601 date-time."})
     if value.tzinfo is None:
         raise ValidationError({name: f"{name}={raw!r} has no UTC offset (add Z or +01:00)."})
+    problem = out_of_range(value)
+    if problem:
+        raise ValidationError({name: f"{name}: {problem}."})
     return value
 
 

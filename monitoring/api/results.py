@@ -16,9 +16,9 @@ from rest_framework.response import Response
 
 from monitoring import kpi
 from monitoring.api.params import required_instant
-from monitoring.lib.instants import iso
 from planning.api.access import ApiView, Caller
 from planning.api.fields import Instant
+from planning.lib.instants import iso
 from planning.models import Area, EventType, Line, Machine, OutboxEvent, Scope, Site
 from planning.schedule import line_calendar
 
@@ -109,7 +109,7 @@ class OeeView(ApiView):
                 raise ValidationError({kind: f"No {kind} {code!r} with a line that you may see."})
             result = sum((kpi.line_result(line, start, end) for line in lines), kpi.EMPTY)
             subject = {kind: place.code}
-        return Response({**subject, "start": start.isoformat(), "end": end.isoformat(), **result.as_dict()})
+        return Response({**subject, "start": iso(start), "end": iso(end), **result.as_dict()})
 
 
 class MachineShiftSerializer(FiguresSerializer):
@@ -235,7 +235,7 @@ def _stop_fields(payload: dict) -> dict:
 
 
 def _cursor(raw: str) -> int:
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValidationError({"since": f"since={raw!r} is not a cursor: give the `next` of the last answer."})
     return int(raw)
 

@@ -20,11 +20,11 @@ from rest_framework.response import Response
 
 from monitoring import actions, charts, kpi
 from monitoring.api.params import parse_instant
-from monitoring.lib.instants import iso
 from monitoring.models import Event
 from planning.api.access import ApiView, Caller
 from planning.api.fields import Instant
 from planning.api.orders import domain_errors
+from planning.lib.instants import iso
 from planning.models import DowntimeReason, Machine, Scope
 from planning.permissions import can_operate_line
 from planning.schedule import current_shift

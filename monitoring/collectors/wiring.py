@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from monitoring import live
 from monitoring.collectors.host import DeviceSpec, HealthRow, Sample
-from monitoring.lib.instants import iso
 from monitoring.lib.registers import RegisterMapError
 from monitoring.models import DeviceHealth, Event, EventKind, ModbusDevice, OpcUaEndpoint, SignalBinding
 from monitoring.pipeline import ObservationIn, record_observations
 from planning import outbox
+from planning.lib.instants import iso
 from planning.models import EventType, Machine
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,6 @@
 `consumers` hands them to the browsers.
 """
 
-from monitoring.lib.instants import iso  # noqa: F401
 from monitoring.live.build import line_messages, machine_message  # noqa: F401
 from monitoring.live.publish import (  # noqa: F401
     PLANT_GROUP,
@@ -16,3 +15,4 @@ from monitoring.live.publish import (  # noqa: F401
     publish_all,
     publish_in_background,
 )
+from planning.lib.instants import iso  # noqa: F401

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from monitoring import charts, kpi
 from monitoring.lib import oee
-from monitoring.lib.instants import iso
 from monitoring.live import tiles
 from monitoring.models import DeviceHealth, MachineStatus, SignalBinding
 from planning.lib.calendar import ShiftWindow
+from planning.lib.instants import iso
 from planning.models import Line, Machine, WorkOrder, WorkOrderStatus, ideal_cycle_times
 from planning.schedule import calendar_around
 from planning.workflow import OPERATOR_MOVES, allowed_moves

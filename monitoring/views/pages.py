@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,6 +20,7 @@ from monitoring import charts, kpi, live
 from monitoring.models import Event
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import local_day_bounds
+from planning.lib.instants import out_of_range
 from planning.models import Line, Machine
 from planning.permissions import can_operate_line
 from planning.schedule import current_shift, line_calendar
@@ -57,10 +58,41 @@ def line_screen(request: HttpRequest, code: str) -> HttpResponse:
 PERIODS = {"shift": "Current shift", "today": "Today", "24h": "Last 24 h", "7d": "Last 7 days"}
 
 
+# The longest period the machine detail page draws (its timeline holds every state change).
+MAX_PERIOD = timedelta(days=31)
+
+
+class PeriodError(ValueError):
+    """A chosen period the page cannot show; the message says why."""
+
+
+def _instant(request: HttpRequest, name: str) -> datetime | None:
+    text = request.GET.get(name, "").replace(" ", "+")  # a '+' in a query string arrives as a space
+    try:
+        moment = parse_datetime(text) if text else None
+    except ValueError:  # well-formed but not a date, as 2026-13-01T00:00Z
+        moment = None
+    if text and (moment is None or moment.tzinfo is None):
+        raise PeriodError(f"{name}={text!r} is not an ISO 8601 date-time with a UTC offset.")
+    problem = out_of_range(moment) if moment else None
+    if problem:
+        raise PeriodError(f"{name}: {problem}.")
+    return moment
+
+
 def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, datetime, str, str]:
-    """(start, end, label, key) of the period asked for: ?start=&end= (ISO), else ?range= one of PERIODS."""
-    start, end = (parse_datetime(request.GET.get(name, "").replace(" ", "+")) for name in ("start", "end"))
-    if start and end and start.tzinfo and end.tzinfo and start < end:
+    """(start, end, label, key) of the period asked for: ?start=&end= (ISO), else ?range= one of PERIODS.
+
+    Raises PeriodError for a chosen period that is malformed, reversed or longer than MAX_PERIOD.
+    """
+    start, end = _instant(request, "start"), _instant(request, "end")
+    if start or end:
+        if not (start and end):
+            raise PeriodError("Give both start and end, or neither.")
+        if end <= start:
+            raise PeriodError("The end must be after the start.")
+        if end - start > MAX_PERIOD:
+            raise PeriodError(f"Choose at most {MAX_PERIOD.days} days.")
         return start, end, "Chosen period", ""
     key = request.GET.get("range", "shift")
     zone = line.area.site.zone
@@ -85,7 +117,10 @@ def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
     machine = get_object_or_404(Machine.objects.with_plant(), code=code)
     line = visible_line(request, machine.line.code)
     now = timezone.now()
-    start, end, label, period_key = _period(request, line, now)
+    try:
+        start, end, label, period_key = _period(request, line, now)
+    except PeriodError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     period = kpi.MachinePeriod(machine, start, end, now)
     chart_data = {
         "timeline": [
@@ -127,8 +162,11 @@ def event_log(machine: Machine, start: datetime, end: datetime, zone: ZoneInfo) 
 
 
 def _local_clock(text: str | None, zone: ZoneInfo) -> str:
-    moment = parse_datetime(text) if text else None
-    return moment.astimezone(zone).strftime("%H:%M") if moment else "?"
+    try:
+        moment = parse_datetime(text) if text else None
+    except ValueError:
+        moment = None
+    return moment.astimezone(zone).strftime("%H:%M") if moment and moment.tzinfo else "?"
 
 
 def _describe(kind: str, detail: dict, zone: ZoneInfo) -> str:

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
+from planning.lib.instants import out_of_range
+
 
 class Instant(serializers.DateTimeField):
     """An ISO 8601 date-time. In: it must say its UTC offset (a plant's clock is ambiguous without
@@ -14,6 +16,9 @@ class Instant(serializers.DateTimeField):
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise serializers.ValidationError("Give a UTC offset (Z or +01:00): a time without one is ambiguous.")
+        problem = out_of_range(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def to_representation(self, value: datetime | None) -> str | None:
