@@ -4,7 +4,7 @@ Each delivery is a JSON POST of the event with three headers: `X-OEE-Event` (its
 `X-OEE-Event-Id` (its id, the same for every retry, so a receiver can drop duplicates) and
 `X-OEE-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
 A 2xx answer delivers it; anything else (an error status, no answer) is tried again later,
-each wait twice the last, until the event is older than `WEBHOOK_MAX_AGE`.
+each wait twice the last, until `WEBHOOK_MAX_AGE` after the event was written.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from planning.lib.instants import iso
 from planning.models import DeliveryStatus, OutboxEvent, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ def verify(secret: str, header: str, body: bytes, now: float | None = None, tole
 def event_body(event: OutboxEvent) -> bytes:
     """What a receiver gets: the event's id, type, time and data."""
     return json.dumps({
-        "id": str(event.uid), "type": event.type, "occurred_at": event.occurred_at.isoformat(),
-        "created": event.created.isoformat(), "data": event.payload,
+        "id": str(event.uid), "type": event.type, "occurred_at": iso(event.occurred_at),
+        "created": iso(event.created), "data": event.payload,
     }, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -65,36 +66,56 @@ def retry_wait(attempts: int, rng: random.Random | None = None) -> float:
     return window * (0.75 + 0.5 * (rng or random).random())
 
 
-def _claim(now: datetime, limit: int) -> list[int]:
-    """Due deliveries this worker now owns: a conditional update per row, whose count says who won."""
-    due = list(
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("event_id").values_list("pk", "next_attempt_at")[:limit]
-    )
-    claimed = []
-    for pk, due_at in due:
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver that redirects has not taken the event: urllib would re-send it as a GET without a body."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _claim_next(due_by: datetime) -> WebhookDelivery | None:
+    """The next delivery due by `due_by` of an enabled subscription, now this worker's for CLAIM: a
+    conditional update whose row count says who won. None when nothing is due."""
+    while True:
+        due = (
+            WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=due_by,
+                                           subscription__enabled=True)
+            .order_by("event_id").values_list("pk", "next_attempt_at").first()
+        )
+        if due is None:
+            return None
+        pk, due_at = due
+        claim = timezone.now() + CLAIM
         if WebhookDelivery.objects.filter(pk=pk, next_attempt_at=due_at, status=DeliveryStatus.PENDING).update(
-            next_attempt_at=now + CLAIM,
+            next_attempt_at=claim,
         ):
-            claimed.append(pk)
-    return claimed
+            delivery = WebhookDelivery.objects.select_related("event", "subscription").get(pk=pk)
+            delivery.claimed_until = claim
+            return delivery
 
 
 def deliver_due(limit: int = 200) -> int:
-    """Try every delivery that is due (at most `limit`); return how many were delivered."""
-    now = timezone.now()
+    """Try deliveries that are due, one claim at a time (at most `limit`); return how many were delivered.
+
+    Each is tried once a run: one that fails is due again later, never within this run.
+    """
     delivered = 0
-    for pk in _claim(now, limit):
-        delivery = WebhookDelivery.objects.select_related("event", "subscription").get(pk=pk)
+    started = timezone.now()
+    for _ in range(limit):
+        delivery = _claim_next(started)
+        if delivery is None:
+            break
         delivered += attempt(delivery)
     return delivered
 
 
 def attempt(delivery: WebhookDelivery) -> bool:
-    """POST the delivery's event once and record the outcome; True when delivered."""
+    """POST the delivery's event once and record the outcome (if the claim still holds); True when delivered."""
     event, subscription = delivery.event, delivery.subscription
     body = event_body(event)
-    now = timezone.now()
     request = urllib.request.Request(subscription.url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": USER_AGENT,
         "X-OEE-Event": event.type, "X-OEE-Event-Id": str(event.uid),
@@ -102,24 +123,27 @@ def attempt(delivery: WebhookDelivery) -> bool:
     })
     status_code, error = None, ""
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
+        with _OPENER.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
             status_code = response.status
     except urllib.error.HTTPError as refused:
         status_code, error = refused.code, f"HTTP {refused.code} {refused.reason}"
     except (urllib.error.URLError, OSError, ValueError) as failure:
         error = str(getattr(failure, "reason", failure)) or type(failure).__name__
-    delivery.attempts += 1
-    delivery.last_attempt_at, delivery.last_status_code, delivery.last_error = now, status_code, error[:2000]
+    now = timezone.now()
+    outcome = {"attempts": delivery.attempts + 1, "last_attempt_at": now, "last_status_code": status_code,
+               "last_error": error[:2000]}
     if status_code is not None and 200 <= status_code < 300:
-        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, now, ""
+        outcome |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now, "last_error": ""}
     elif now - event.created > timedelta(seconds=settings.WEBHOOK_MAX_AGE):
-        delivery.status = DeliveryStatus.FAILED
+        outcome["status"] = DeliveryStatus.FAILED
         logger.warning("webhook %s gave up on event %s after %d attempts: %s",
-                       subscription.name, event.uid, delivery.attempts, error)
+                       subscription.name, event.uid, outcome["attempts"], error)
     else:
-        delivery.next_attempt_at = now + timedelta(seconds=retry_wait(delivery.attempts))
-    delivery.save()
-    return delivery.status == DeliveryStatus.DELIVERED
+        outcome["next_attempt_at"] = now + timedelta(seconds=retry_wait(outcome["attempts"]))
+    # Only while the claim holds: a worker that took too long must not overwrite another's outcome.
+    claimed = WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at=delivery.claimed_until)
+    claimed.update(**outcome)
+    return outcome.get("status") == DeliveryStatus.DELIVERED
 
 
 def retry(deliveries) -> int:

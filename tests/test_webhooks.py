@@ -162,3 +162,14 @@ def test_the_admin_shows_the_delivery_log_and_retries(admin_client, plant, setti
     admin_client.post(reverse("admin:planning_webhookdelivery_changelist"),
                       {"action": "retry_deliveries", "_selected_action": [WebhookDelivery.objects.get().pk]})
     assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING
+
+
+def test_a_subscription_disabled_after_the_event_gets_nothing_until_enabled(plant, receiver):
+    subscription = subscribe(receiver.url, "work_order.started")
+    run_order(plant)
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(enabled=False)
+    webhooks.deliver_due()
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING and receiver.received == []
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(enabled=True)
+    deliver_until(lambda: WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED, "the delivery")
+    assert len(receiver.received) == 1
