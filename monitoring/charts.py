@@ -110,17 +110,21 @@ def downtime_by_reason(
 def parts_per_hour(machine: Machine, start: datetime, end: datetime) -> list[dict]:
     """Good and rejected parts per local clock hour of the machine's site over [start, end)."""
     zone = machine.line.area.site.zone
+    # Keyed by the hour's start in UTC: the two 01:00 hours of a night the clocks go back stay two.
     hours: dict[datetime, list[int]] = {}
+    labels: dict[datetime, datetime] = {}
     rows = CountBucket.objects.filter(machine=machine, minute__gte=start, minute__lt=end).values_list(
         "minute", "total_count", "good_count", "reject_count", "scrap_count",
     )
     for minute, total, good, reject, scrap in rows:
         good_parts, reject_parts = oee.resolve_quality(total, good, reject, scrap, machine.quality_counter)
-        hour = minute.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        local = minute.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        hour = local.astimezone(UTC)
+        labels[hour] = local
         sums = hours.setdefault(hour, [0, 0])
         sums[0] += good_parts
         sums[1] += reject_parts
     return [
-        {"hour": hour.isoformat(), "label": hour.strftime("%H:%M"), "good": good, "reject": reject}
+        {"hour": labels[hour].isoformat(), "label": labels[hour].strftime("%H:%M"), "good": good, "reject": reject}
         for hour, (good, reject) in sorted(hours.items())
     ]

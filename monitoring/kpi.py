@@ -86,9 +86,10 @@ class MachinePeriod:
 
     @cached_property
     def spans(self) -> list[oee.StateSpan]:
-        """The machine's state spans around the period (a micro-stop threshold either side, for whole stops)."""
+        """The machine's state spans around the period: a margin either side for whole stops, and for
+        a setup that ended just before the period and whose startup window reaches into it."""
         machine, now = self.machine, self.now
-        margin = timedelta(seconds=machine.micro_stop_threshold)
+        margin = timedelta(seconds=max(machine.micro_stop_threshold, machine.startup_window))
         rows = (
             StateInterval.objects.overlapping(self.start - margin, self.end + margin).filter(machine=machine)
             .order_by("start")
@@ -132,8 +133,9 @@ class MachinePeriod:
 
     def stretches(self) -> list[oee.Stretch]:
         """Every state around the period in time order; the time none covers inside it is no-data."""
+        production = self.classification.production if not self.empty else ()
         return oee.stretches(self.spans, self.start.timestamp(), self.end.timestamp(), self.now.timestamp(),
-                             self.machine.micro_stop_threshold)
+                             self.machine.micro_stop_threshold, production)
 
     def startup_spans(self) -> list[Span]:
         """Windows after each start of scheduled time and each setup stop in which rejects are startup rejects."""

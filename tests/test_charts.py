@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from monitoring import charts, kpi
+from monitoring.models import CountBucket
 from tests.histories import EARLY, at, monday_of_a1
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +52,14 @@ def test_the_parts_per_hour_add_up_to_the_parts_of_the_period(early):
     assert sum(h["good"] + h["reject"] for h in hours) == result.production.total
     assert sum(h["reject"] for h in hours) == result.production.reject
     assert hours[0]["label"] == "06:00"  # Berlin's clock
+
+
+def test_the_two_hours_called_two_oclock_of_the_night_the_clocks_go_back_stay_two(plant):
+    # 25 Oct 2026 in Berlin: 02:00-03:00 CEST (00:00 UTC), then 02:00-03:00 CET again (01:00 UTC).
+    for hour, parts in ((0, 7), (1, 5)):
+        CountBucket.objects.create(machine=plant.a1, minute=datetime(2026, 10, 25, hour, 30, tzinfo=UTC),
+                                   total_count=parts, good_count=parts)
+    hours = charts.parts_per_hour(plant.a1, datetime(2026, 10, 24, 22, tzinfo=UTC),
+                                  datetime(2026, 10, 25, 4, tzinfo=UTC))
+    assert [(h["label"], h["good"]) for h in hours] == [("02:00", 7), ("02:00", 5)]
+    assert [h["hour"] for h in hours] == ["2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]

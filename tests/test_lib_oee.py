@@ -6,6 +6,7 @@ import pytest
 
 from monitoring.lib.oee import (
     NO_DATA_TIME,
+    OUTSIDE_PRODUCTION,
     RUN,
     SMALL_STOP,
     UNPLANNED_STOP,
@@ -207,3 +208,25 @@ def test_the_state_now_is_the_newest_span_while_data_comes_and_no_data_after():
     quiet = state_now([StateSpan(0, 300, "running")])  # the data stopped at 300
     assert (quiet.state, quiet.start, quiet.reason) == ("no-data", 300, "no-data")
     assert state_now([]) is None
+
+
+@pytest.mark.parametrize(("counter", "good", "reject", "scrap", "expected"), [
+    ("reject_count", 0, 12, 0, (0, 10)),   # the reject counter was read after the part counter
+    ("reject_count", 0, 5, 9, (0, 10)),    # scrap entered on top
+    ("good_count", 14, 0, 0, (10, 0)),     # the good counter ahead of the total
+    ("good_count", 3, 0, 9, (0, 10)),
+])
+def test_good_and_rejected_parts_stay_within_the_parts_made(counter, good, reject, scrap, expected):
+    assert resolve_quality(total_count=10, good=good, reject=reject, scrap=scrap, quality_counter=counter) == expected
+
+
+def test_a_stop_wholly_outside_planned_production_time_needs_no_reason():
+    states = [StateSpan(0, 100, "running"), StateSpan(100, 400, "stopped"), StateSpan(400, 500, "running"),
+              StateSpan(500, 900, "stopped"), StateSpan(900, 1000, "running")]
+    production = classify((0, 1000), [(0, 1000)], [(80, 450)], states, micro_stop_threshold=120).production
+    assert production == ((0, 80), (450, 1000))
+    rows = stretches(states, 0, 1000, now=1000, micro_stop_threshold=120, production=production)
+    assert [(r.span.start, r.kind, r.needs_reason) for r in rows if r.span.state == "stopped"] == [
+        (100, OUTSIDE_PRODUCTION, False),  # inside the break
+        (500, UNPLANNED_STOP, True),
+    ]

@@ -35,6 +35,8 @@ PLANNED_STOP = "planned_stop"
 UNPLANNED_STOP = "unplanned_stop"
 NO_DATA_TIME = "no_data"
 UNPLANNED = (UNPLANNED_STOP, NO_DATA_TIME)
+# A stop or silence wholly outside planned production time (a break, no shift): it costs nothing.
+OUTSIDE_PRODUCTION = "outside_production"
 
 # How time without data, unexplained stops and small stops are named where stops are listed.
 NO_DATA_LABEL = "No data"
@@ -168,6 +170,8 @@ class Classification:
     """Breaks and holidays inside scheduled time."""
     pieces: tuple[Piece, ...]
     """Planned production time (scheduled time minus breaks and holidays), in time order."""
+    production: tuple[Span, ...] = ()
+    """The calendar's planned production windows in the period (before stops with planned reasons)."""
 
 
 def classify(
@@ -195,7 +199,7 @@ def classify(
     pieces.sort(key=lambda piece: piece.start)
     return Classification(
         all_time=max(end - start, 0.0), scheduled=total(scheduled_spans),
-        planned_calendar=total(planned_calendar), pieces=tuple(pieces),
+        planned_calendar=total(planned_calendar), pieces=tuple(pieces), production=tuple(production),
     )
 
 
@@ -292,22 +296,34 @@ class Stretch:
 
 def stretches(
     states: Sequence[StateSpan], start: float, end: float, now: float, micro_stop_threshold: float,
+    production: Sequence[Span] | None = None,
 ) -> list[Stretch]:
-    """Every state span in time order, and the time none covers inside [start, min(end, now)) as no-data."""
+    """Every state span in time order, and the time none covers inside [start, min(end, now)) as no-data.
+
+    With the period's planned production windows (`Classification.production`), a stop or
+    silence that lies wholly outside them is OUTSIDE_PRODUCTION: nobody is asked why the line
+    stood during its break.
+    """
     limit = min(end, now)
     result: list[Stretch] = []
     cursor = start
+    index = SpanIndex(list(production)) if production is not None else None
+
+    def worth(span: StateSpan, kind: str) -> str:
+        if index is not None and kind in UNPLANNED and not index.clip(span.start, span.end):
+            return OUTSIDE_PRODUCTION
+        return kind
 
     def fill_gap(until: float) -> None:
         gap_start, gap_end = max(cursor, start), min(until, limit)
         if gap_start < gap_end:
             gap = StateSpan(gap_start, gap_end, NO_DATA, reason=NO_DATA_REASON, reason_name=NO_DATA_LABEL,
                             still_going=gap_end >= now)
-            result.append(Stretch(gap, NO_DATA_TIME))
+            result.append(Stretch(gap, worth(gap, NO_DATA_TIME)))
 
     for span, episode in zip(states, stop_episode_lengths(states)):
         fill_gap(span.start)
-        result.append(Stretch(span, kind_of(span, episode, micro_stop_threshold)))
+        result.append(Stretch(span, worth(span, kind_of(span, episode, micro_stop_threshold))))
         cursor = max(cursor, span.end)
     fill_gap(limit)
     return result
@@ -323,11 +339,15 @@ def eta_seconds(remaining: int, ideal_cycle_time: float, performance: float | No
 
 
 def resolve_quality(total_count: int, good: int, reject: int, scrap: int, quality_counter: str) -> tuple[int, int]:
-    """(good, reject) from counter deltas and hand-entered scrap, by which counter the machine has."""
+    """(good, reject) from counter deltas and hand-entered scrap, by which counter the machine has.
+
+    Both lie within [0, total]: a reject counter or scrap entry ahead of the part counter (they
+    are read at different moments) never makes good parts negative.
+    """
     if quality_counter == "good_count":
-        good_parts = max(good - scrap, 0)
+        good_parts = min(max(good - scrap, 0), total_count)
         return good_parts, total_count - good_parts
-    rejects = (reject if quality_counter == "reject_count" else 0) + scrap
+    rejects = min((reject if quality_counter == "reject_count" else 0) + scrap, total_count)
     return total_count - rejects, rejects
 
 

@@ -141,6 +141,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.groups.append(group)
         # Updates that arrive meanwhile wait in the channel: the snapshot always goes first.
         machines = await database_sync_to_async(snapshot)(self.watch)
+        # An update computed before the snapshot's figures would take the screen back in time.
+        for message in machines:
+            self.newest[message["machine"]] = datetime.fromisoformat(message["ts"])
         await self.send_json({"type": "snapshot", "machines": machines})
 
     async def disconnect(self, code: int) -> None:

@@ -24,10 +24,12 @@
 
   /* ---- live panels ---- */
 
+  var drawnAt = Date.parse(root.dataset.serverNow);
   function apply(message) {
-    // A new shift has its own title, timeline and figures: start the page afresh.
+    // A new shift has its own title, timeline and figures: start the page afresh. Only news from
+    // after the page was drawn can say so; an older message is of the shift the page shows.
     if ((message.shift ? message.shift.start : "") !== root.dataset.shiftStart) {
-      location.reload();
+      if (Date.parse(message.ts) > drawnAt) location.reload();
       return;
     }
     OEE.swapAll(message);
