@@ -128,7 +128,7 @@ def lock_machine(machine: Machine) -> None:
 
     (PostgreSQL locks the row; SQLite's IMMEDIATE transactions lock the whole database.)
     """
-    Machine.objects.select_for_update().filter(pk=machine.pk).values_list("pk").get()
+    Machine.objects.select_for_update(no_key=True).filter(pk=machine.pk).values_list("pk").get()
 
 
 def record_observations(

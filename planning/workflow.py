@@ -51,6 +51,10 @@ class MoveRefused(Exception):
     """The order's status (or another running order) does not allow the move; the message says why."""
 
 
+class NotYours(Exception):
+    """The order is on a line the caller may not write; the message says which order."""
+
+
 def allowed_moves(order: WorkOrder) -> list[str]:
     """The moves the order's status allows, in the order a screen offers them."""
     return [move for move, (sources, _) in MOVES.items() if order.status in sources]
@@ -67,9 +71,15 @@ def move_order(order: WorkOrder, move: str, by: str, at: datetime | None = None)
     at = at or timezone.now()
     with transaction.atomic():
         # The line's row first: two orders of one line starting at once go one after the other.
-        Line.objects.select_for_update().filter(pk=order.line_id).values_list("pk").get()
-        order = (WorkOrder.objects.select_for_update(of=("self",)).select_related("line", "machine", "product")
-                 .get(pk=order.pk))
+        # (Not FOR UPDATE: rows that refer to it, checked at commit, must not wait on the move.)
+        line_id = order.line_id
+        while True:
+            Line.objects.select_for_update(no_key=True).filter(pk=line_id).values_list("pk").get()
+            order = (WorkOrder.objects.select_for_update(of=("self",), no_key=True)
+                     .select_related("line", "machine", "product").get(pk=order.pk))
+            if order.line_id == line_id:
+                break
+            line_id = order.line_id  # put on another line meanwhile: hold that one
         sources, target = MOVES[move]
         if order.status not in sources:
             raise MoveRefused(
@@ -94,7 +104,10 @@ def move_order(order: WorkOrder, move: str, by: str, at: datetime | None = None)
         try:
             with transaction.atomic():
                 order.save()
-        except IntegrityError:  # another order of the machine started meanwhile (the database says so)
+        except IntegrityError:
+            if target != S.RUNNING:
+                raise
+            # Another order of the machine started meanwhile: the database's constraint says so.
             raise MoveRefused(f"Another work order is running there: {order.number} cannot {move}.") from None
         if move in ("pause", "resume"):
             # Only the pauses changed, which the order's own save does not see.
@@ -116,11 +129,14 @@ class OrderIn:
     planned_end: datetime
 
 
-def put_order(number: str, data: OrderIn) -> tuple[WorkOrder, bool, bool]:
+def put_order(
+    number: str, data: OrderIn, writable_lines: set[int] | None = None, _again: bool = False,
+) -> tuple[WorkOrder, bool, bool]:
     """Create or update the order `number`; (order, created, changed). The same data twice changes nothing.
 
-    Raises ValidationError naming the field (an unknown product, a machine of another line) and
-    MoveRefused when a finished order would change, or a started one would move to other machines.
+    Raises ValidationError naming the field (an unknown product, a machine of another line),
+    MoveRefused when a finished order would change, or a started one would move to other
+    machines, and NotYours when the order is on a line outside `writable_lines` (ids; None: any).
     """
     errors: dict[str, str] = {}
     product = Product.objects.filter(code=data.product).first()
@@ -143,16 +159,21 @@ def put_order(number: str, data: OrderIn) -> tuple[WorkOrder, bool, bool]:
     fields = {"product": product, "quantity": data.quantity, "line": line, "machine": machine,
               "planned_start": data.planned_start, "planned_end": data.planned_end}
     with transaction.atomic():
-        order = WorkOrder.objects.select_for_update(of=("self",)).filter(number=number).first()
+        order = WorkOrder.objects.select_for_update(of=("self",), no_key=True).filter(number=number).first()
         if order is None:
             order = WorkOrder(number=number, **fields)
-            order.full_clean()
+            order.full_clean(validate_unique=False)  # the database says whether the number is new
             try:
                 with transaction.atomic():
                     order.save()
-            except IntegrityError:  # the same order put twice at once: the other one made it
-                return put_order(number, data)
+            except IntegrityError:
+                if _again:
+                    raise
+                # The same order put twice at once: the other one made it, this one updates it.
+                return put_order(number, data, writable_lines, _again=True)
             return order, True, False
+        if writable_lines is not None and order.line_id not in writable_lines:
+            raise NotYours(f"Work order {number} is on a line this caller may not write.")
         changed = {name for name, value in fields.items() if getattr(order, name) != value}
         if not changed:
             return order, False, False
@@ -172,6 +193,7 @@ def put_order(number: str, data: OrderIn) -> tuple[WorkOrder, bool, bool]:
 
 def put_product(
     code: str, name: str, cycle_times: dict[str, float], only_machines: set[str] | None = None,
+    _again: bool = False,
 ) -> tuple[Product, bool, bool]:
     """Create or update a product and its ideal cycle times; (product, created, changed).
 
@@ -192,16 +214,19 @@ def put_product(
         raise ValidationError(errors)
     mine = set(cycle_times) if only_machines is None else set(only_machines) | set(cycle_times)
     with transaction.atomic():
-        product = Product.objects.select_for_update().filter(code=code).first()
+        product = Product.objects.select_for_update(no_key=True).filter(code=code).first()
         created = product is None
         if created:
             product = Product(code=code, name=name)
-            product.full_clean()
+            product.full_clean(validate_unique=False)  # the database says whether the code is new
             try:
                 with transaction.atomic():
                     product.save()
-            except IntegrityError:  # the same product put twice at once: the other one made it
-                return put_product(code, name, cycle_times, only_machines)
+            except IntegrityError:
+                if _again:
+                    raise
+                # The same product put twice at once: the other one made it, this one updates it.
+                return put_product(code, name, cycle_times, only_machines, _again=True)
         stored = dict(product.cycle_times.values_list("machine__code", "ideal_cycle_time"))
         # The cycle times this caller answers for become exactly those sent; other machines' stay.
         answered = {machine: seconds for machine, seconds in stored.items()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from planning.models import Product, WorkOrder, WorkOrderMove
+from planning.workflow import NotYours, OrderIn, put_order
 from tests.api import bearer
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +177,14 @@ def test_a_nul_character_in_a_body_is_a_400(erp):
     response = erp("put", "/api/v1/products/P-1/", {"name": "Lid\u0000", "cycle_times": {"A1": 0.9}})
     assert response.status_code == 400 and "NUL" in str(response.json()), response.json()
     assert not Product.objects.filter(code="P-1").exists()
+
+
+def test_an_order_put_on_another_line_meanwhile_is_not_taken_over(erp, plant):
+    # What the view's check cannot see: the order arrived on line B between that check and the write.
+    erp("put", "/api/v1/products/P-B/", {"name": "Lid", "cycle_times": {"B1": 0.5}})
+    erp("put", "/api/v1/work-orders/WO-1/", {**ORDER, "product": "P-B", "line": "B", "machine": None})
+    data = OrderIn(product="P-330", quantity=1, line="A", machine=None,
+                   planned_start=timezone.now(), planned_end=timezone.now() + timedelta(hours=1))
+    with pytest.raises(NotYours):
+        put_order("WO-1", data, writable_lines={plant.line_a.pk})
+    assert WorkOrder.objects.get(number="WO-1").line == plant.line_b

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +16,7 @@ from monitoring import live
 from monitoring.models import CountBucket, Event, StateInterval
 from monitoring.pipeline import ObservationIn, record_observations
 from planning.models import Product, ProductCycleTime, WorkOrder, WorkOrderStatus
+from planning.workflow import move_order
 from tests.histories import NOON, hour_of_b1
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +133,40 @@ def test_a_started_order_says_when_it_started_and_a_completed_one_when_it_ended(
     with pytest.raises(ValidationError) as refused:
         order.full_clean()
     assert field in refused.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="row locks are PostgreSQL's; SQLite's in-memory test "
+                    "database admits one writing connection (a file database serializes writers: IMMEDIATE)")
+def test_an_operator_pausing_an_order_while_its_machine_sends_data_never_deadlocks(plant, lid):
+    # On PostgreSQL the pipeline's foreign keys check the order's and the line's rows at commit:
+    # a move that held them FOR UPDATE while waiting for the machine made a cycle.
+    order = order_on_b1(plant, lid, status=WorkOrderStatus.RELEASED)
+    move_order(order, "start", by="test")
+    start = timezone.now()  # its parts are the order's
+    failures: list[BaseException] = []
+
+    def each(work) -> None:
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - the test reports whatever went wrong
+            failures.append(error)
+        finally:
+            connection.close()
+
+    def operator() -> None:
+        for i in range(30):
+            move_order(order, "pause" if i % 2 == 0 else "resume", by="test")
+
+    def machine() -> None:
+        for i in range(60):
+            record_observations([ObservationIn("B1", start + timedelta(seconds=i), "running", i % 7 != 0),
+                                 ObservationIn("B1", start + timedelta(seconds=i), "total_count", i)])
+
+    threads = [threading.Thread(target=each, args=(work,)) for work in (operator, machine)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert WorkOrder.objects.get(pk=order.pk).pauses.count() == 15

@@ -20,7 +20,16 @@ from rest_framework.response import Response
 from planning.api.access import ApiView, Caller
 from planning.api.fields import Instant
 from planning.models import Line, Machine, Product, Scope, WorkOrder, WorkOrderStatus
-from planning.workflow import MOVES, MoveRefused, OrderIn, allowed_moves, move_order, put_order, put_product
+from planning.workflow import (
+    MOVES,
+    MoveRefused,
+    NotYours,
+    OrderIn,
+    allowed_moves,
+    move_order,
+    put_order,
+    put_product,
+)
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -167,11 +176,13 @@ class WorkOrderWriteView(ApiView):
             order, created, changed = put_order(number, OrderIn(
                 product=data["product"], quantity=data["quantity"], line=data["line"],
                 machine=data.get("machine"), planned_start=data["planned_start"], planned_end=data["planned_end"],
-            ))
+            ), writable_lines=set(caller.lines().values_list("pk", flat=True)))
         except DomainError as error:
             raise domain_errors(error) from None
         except MoveRefused as refused:
             raise Conflict(str(refused)) from None
+        except NotYours as foreign:  # put on another line meanwhile, by a caller who may write there
+            raise PermissionDenied(str(foreign)) from None
         request.write_summary = {"work_order": number, "created": created, "changed": changed}
         order = WorkOrder.objects.select_related("product", "line__area__site", "machine").get(pk=order.pk)
         return Response(self.order_body(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
