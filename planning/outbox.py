@@ -21,9 +21,9 @@ from planning.tasks import deliver_webhooks
 
 def _lock() -> None:
     """Writers of events one at a time, until their transactions commit (the migration makes the row)."""
-    if not OutboxLock.objects.select_for_update().filter(pk=1).exists():
+    if not OutboxLock.objects.select_for_update(no_key=True).filter(pk=1).exists():
         OutboxLock.objects.get_or_create(pk=1)  # a database emptied by hand, or by a test
-        OutboxLock.objects.select_for_update().get(pk=1)
+        OutboxLock.objects.select_for_update(no_key=True).get(pk=1)
 
 
 def emitted(key: str) -> bool:
@@ -48,9 +48,10 @@ def emit(type: str, key: str, occurred_at: datetime, payload: dict, line: Line |
         fresh = timezone.now() - occurred_at <= timedelta(seconds=settings.WEBHOOK_MAX_AGE)
         subscriptions = [s for s in WebhookSubscription.objects.filter(enabled=True) if type in s.event_types]
         if fresh and subscriptions:
+            now = timezone.now()
             WebhookDelivery.objects.bulk_create([
-                WebhookDelivery(event=event, subscription=s, status=DeliveryStatus.PENDING,
-                                next_attempt_at=timezone.now())
+                WebhookDelivery(event=event, subscription=s, status=DeliveryStatus.PENDING, next_attempt_at=now,
+                                give_up_at=now + timedelta(seconds=settings.WEBHOOK_MAX_AGE))
                 for s in subscriptions
             ])
             transaction.on_commit(_deliver_soon)

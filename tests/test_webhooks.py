@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from datetime import timedelta
 
@@ -100,15 +103,33 @@ def test_a_receiver_that_is_down_for_a_while_gets_the_event_when_it_is_back(plan
     assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
 
 
-def test_an_event_older_than_the_maximum_age_is_given_up(plant, settings):
+def past_its_maximum_age() -> None:
+    WebhookDelivery.objects.update(give_up_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_a_receiver_down_past_the_maximum_age_is_given_up_on(plant, settings):
     settings.WEBHOOK_FIRST_RETRY = 0
     down = Receiver().start()
     down.stop()
     subscribe(down.url, "work_order.started")
     run_order(plant)
-    settings.WEBHOOK_MAX_AGE = 0
+    webhooks.deliver_due()
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING
+    past_its_maximum_age()
     webhooks.deliver_due()
     assert WebhookDelivery.objects.get().status == DeliveryStatus.FAILED
+
+
+def test_an_event_past_its_maximum_age_is_not_sent_even_to_a_receiver_that_is_up(plant, receiver):
+    subscription = subscribe(receiver.url, "work_order.started")
+    run_order(plant)
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(enabled=False)  # then off for days
+    past_its_maximum_age()
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(enabled=True)
+    webhooks.deliver_due()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and "maximum age" in delivery.last_error
+    assert receiver.received == []
 
 
 def test_only_subscribed_and_enabled_subscriptions_get_deliveries(plant, receiver):
@@ -154,14 +175,15 @@ def test_the_admin_shows_the_delivery_log_and_retries(admin_client, plant, setti
     down.stop()
     subscription = subscribe(down.url, "work_order.started")
     run_order(plant)
-    settings.WEBHOOK_MAX_AGE = 0
+    past_its_maximum_age()
     webhooks.deliver_due()
     assert WebhookDelivery.objects.get().status == DeliveryStatus.FAILED
     page = admin_client.get(reverse("admin:planning_webhooksubscription_change", args=[subscription.pk]))
     assert "failed" in page.content.decode()
     admin_client.post(reverse("admin:planning_webhookdelivery_changelist"),
                       {"action": "retry_deliveries", "_selected_action": [WebhookDelivery.objects.get().pk]})
-    assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING
+    retried = WebhookDelivery.objects.get()
+    assert retried.status == DeliveryStatus.PENDING and retried.give_up_at > timezone.now()  # a new maximum age
 
 
 def test_a_subscription_disabled_after_the_event_gets_nothing_until_enabled(plant, receiver):
@@ -173,3 +195,25 @@ def test_a_subscription_disabled_after_the_event_gets_nothing_until_enabled(plan
     WebhookSubscription.objects.filter(pk=subscription.pk).update(enabled=True)
     deliver_until(lambda: WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED, "the delivery")
     assert len(receiver.received) == 1
+
+
+def test_a_receiver_that_does_not_speak_http_is_a_failed_try_not_a_crash(plant):
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(DEADLINE)
+
+    def answer_garbage() -> None:
+        with contextlib.suppress(OSError):
+            peer, _ = server.accept()
+            with peer:
+                peer.recv(65536)
+                peer.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    subscribe(f"http://127.0.0.1:{server.getsockname()[1]}/hooks/oee", "work_order.started")
+    run_order(plant)
+    try:
+        assert webhooks.deliver_due() == 0
+    finally:
+        server.close()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1) and delivery.last_error

@@ -75,13 +75,16 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    """One event to one subscription: tried until the receiver says 2xx, or the event is too old."""
+    """One event to one subscription: tried until the receiver says 2xx, or until it gives up."""
 
     event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
     subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)
+    give_up_at = models.DateTimeField(
+        help_text="Not sent after this: WEBHOOK_MAX_AGE after the event was written, or after an admin's retry.",
+    )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
