@@ -128,3 +128,15 @@ def test_a_client_whose_lines_are_all_gone_sees_no_line_not_every_line(client, p
     ApiClient.objects.get(keys__prefix=key.split(".")[0]).lines.clear()  # as when line B is deleted
     answer = client.get("/api/v1/oee/", {"line": "A", **PERIOD}, headers=bearer(key))
     assert answer.status_code == 400 and "No line 'A' that you may see" in answer.json()["line"]
+
+
+def test_the_admin_refuses_a_client_with_all_lines_and_chosen_lines(admin_client, plant):
+    form = {"name": "MES", "scopes": ["results:read"], "lines": [plant.line_a.pk], "enabled": "on",
+            "keys-TOTAL_FORMS": 0, "keys-INITIAL_FORMS": 0, "keys-MIN_NUM_FORMS": 0, "keys-MAX_NUM_FORMS": 1000}
+    refused = admin_client.post(reverse("admin:planning_apiclient_add"), {**form, "all_lines": "on"})
+    assert refused.status_code == 200 and "untick" in refused.content.decode()
+    assert not ApiClient.objects.filter(name="MES").exists()
+    saved = admin_client.post(reverse("admin:planning_apiclient_add"), form)
+    assert saved.status_code == 302
+    client = ApiClient.objects.get(name="MES")
+    assert not client.all_lines and list(client.lines.all()) == [plant.line_a]

@@ -32,6 +32,13 @@ class ApiClientForm(forms.ModelForm):
         model = ApiClient
         fields = ["name", "scopes", "all_lines", "lines", "enabled"]
 
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("all_lines") and data.get("lines"):
+            # Ticked 'all lines' and chose lines: which was meant? Not a guess that opens every line.
+            raise forms.ValidationError({"lines": "Choose lines only without 'all lines', or untick 'all lines'."})
+        return data
+
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
