@@ -110,21 +110,24 @@ def downtime_by_reason(
 def parts_per_hour(machine: Machine, start: datetime, end: datetime) -> list[dict]:
     """Good and rejected parts per local clock hour of the machine's site over [start, end)."""
     zone = machine.line.area.site.zone
-    # Keyed by the hour's start in UTC: the two 01:00 hours of a night the clocks go back stay two.
-    hours: dict[datetime, list[int]] = {}
+    # Keyed by the hour's start in UTC: the two 02:00 hours of the night the clocks go back stay two.
+    counts: dict[datetime, list[int]] = {}
     labels: dict[datetime, datetime] = {}
     rows = CountBucket.objects.filter(machine=machine, minute__gte=start, minute__lt=end).values_list(
         "minute", "total_count", "good_count", "reject_count", "scrap_count",
     )
-    for minute, total, good, reject, scrap in rows:
-        good_parts, reject_parts = oee.resolve_quality(total, good, reject, scrap, machine.quality_counter)
+    for minute, *count in rows:
         local = minute.astimezone(zone).replace(minute=0, second=0, microsecond=0)
         hour = local.astimezone(UTC)
         labels[hour] = local
-        sums = hours.setdefault(hour, [0, 0])
-        sums[0] += good_parts
-        sums[1] += reject_parts
-    return [
-        {"hour": labels[hour].isoformat(), "label": labels[hour].strftime("%H:%M"), "good": good, "reject": reject}
-        for hour, (good, reject) in sorted(hours.items())
-    ]
+        sums = counts.setdefault(hour, [0, 0, 0, 0])
+        for i, value in enumerate(count):
+            sums[i] += value
+    hours = []
+    for hour, (total, good, reject, scrap) in sorted(counts.items()):
+        # The hour's counts are resolved together, as the period's are: a reject read a minute
+        # after its part still counts against that part.
+        good_parts, reject_parts = oee.resolve_quality(total, good, reject, scrap, machine.quality_counter)
+        hours.append({"hour": labels[hour].isoformat(), "label": labels[hour].strftime("%H:%M"),
+                      "good": good_parts, "reject": reject_parts})
+    return hours

@@ -8,6 +8,7 @@ so they agree.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -133,7 +134,7 @@ class MachinePeriod:
 
     def stretches(self) -> list[oee.Stretch]:
         """Every state around the period in time order; the time none covers inside it is no-data."""
-        production = self.classification.production if not self.empty else ()
+        production = None if self.empty else self.classification.production
         return oee.stretches(self.spans, self.start.timestamp(), self.end.timestamp(), self.now.timestamp(),
                              self.machine.micro_stop_threshold, production)
 
@@ -181,15 +182,20 @@ def production(
             "reject_count": Q(reject_count__gt=0) | Q(scrap_count__gt=0),
             "good_count": Q(total_count__gt=0) | Q(scrap_count__gt=0),
         }.get(machine.quality_counter, Q(scrap_count__gt=0))
-        with_rejects = buckets.filter(may_reject)
-        for row in with_rejects.values("minute", "work_order_id", "total_count", "good_count", "reject_count", "scrap_count"):
-            if not startup_index.contains(row["minute"].timestamp()):
-                continue
-            _, reject = oee.resolve_quality(
-                row["total_count"], row["good_count"], row["reject_count"], row["scrap_count"], machine.quality_counter,
-            )
+        # Summed per order before they are resolved, as the period's counts are.
+        in_startup: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        names = ("total_count", "good_count", "reject_count", "scrap_count")
+        for minute, work_order_id, *count in buckets.filter(may_reject).values_list("minute", "work_order_id", *names):
+            if startup_index.contains(minute.timestamp()):
+                sums_of_order = in_startup[work_order_id]
+                for i, value in enumerate(count):
+                    sums_of_order[i] += value
+        for work_order_id, count in in_startup.items():
+            _, reject = oee.resolve_quality(*count, machine.quality_counter)
             startup_reject += reject
-            startup_seconds += reject * cycle[row["work_order_id"]]
+            startup_seconds += reject * cycle[work_order_id]
+        startup_reject = min(startup_reject, result.reject)
+        startup_seconds = min(startup_seconds, result.reject_seconds)
     return oee.Production(
         total=result.total, good=result.good, reject=result.reject, startup_reject=startup_reject,
         ideal_seconds=result.ideal_seconds, ideal_good_seconds=result.ideal_good_seconds,

@@ -230,3 +230,11 @@ def test_a_stop_wholly_outside_planned_production_time_needs_no_reason():
         (100, OUTSIDE_PRODUCTION, False),  # inside the break
         (500, UNPLANNED_STOP, True),
     ]
+
+
+def test_a_stop_reaching_into_the_period_from_production_time_before_it_keeps_its_worth():
+    # The period starts with a break; the stop began before the period, in production time.
+    states = [StateSpan(-600, 300, "stopped"), StateSpan(300, 1000, "running")]
+    production = classify((0, 1000), [(-3600, 1000)], [(0, 400)], states, micro_stop_threshold=120).production
+    rows = stretches(states, 0, 1000, now=1000, micro_stop_threshold=120, production=production)
+    assert (rows[0].kind, rows[0].needs_reason) == (UNPLANNED_STOP, True)

@@ -301,8 +301,9 @@ def stretches(
     """Every state span in time order, and the time none covers inside [start, min(end, now)) as no-data.
 
     With the period's planned production windows (`Classification.production`), a stop or
-    silence that lies wholly outside them is OUTSIDE_PRODUCTION: nobody is asked why the line
-    stood during its break.
+    silence that lies inside the period and wholly outside them is OUTSIDE_PRODUCTION: nobody is
+    asked why the line stood during its break. One reaching beyond the period keeps its worth
+    (the windows do not say what lies outside the period).
     """
     limit = min(end, now)
     result: list[Stretch] = []
@@ -310,7 +311,8 @@ def stretches(
     index = SpanIndex(list(production)) if production is not None else None
 
     def worth(span: StateSpan, kind: str) -> str:
-        if index is not None and kind in UNPLANNED and not index.clip(span.start, span.end):
+        if (index is not None and kind in UNPLANNED and start <= span.start and span.end <= end
+                and not index.clip(span.start, span.end)):
             return OUTSIDE_PRODUCTION
         return kind
 
