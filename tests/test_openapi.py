@@ -12,6 +12,8 @@ from datetime import timedelta
 import pytest
 import schemathesis
 import yaml
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -53,7 +55,18 @@ def test_the_docs_are_served_from_this_server_only(client):
 
 
 @pytest.fixture
-def erp_headers(plant, api_key) -> dict[str, str]:
+def connection_kept():
+    """As Django's test client does: the WSGI app's request signals must not close the test's
+    database connection (on PostgreSQL that ends the test's transaction; SQLite's in-memory one ignores it)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def erp_headers(plant, api_key, connection_kept) -> dict[str, str]:
     """A key with every scope, over a plant with history, a product and an order to find."""
     hour_of_b1()
     product = Product.objects.create(code="P-1", name="Lid")
