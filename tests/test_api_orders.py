@@ -188,3 +188,13 @@ def test_an_order_put_on_another_line_meanwhile_is_not_taken_over(erp, plant):
     with pytest.raises(NotYours):
         put_order("WO-1", data, writable_lines={plant.line_a.pk})
     assert WorkOrder.objects.get(number="WO-1").line == plant.line_b
+
+
+def test_an_offset_past_what_postgresql_takes_is_still_a_valid_time(erp):
+    # ISO 8601 allows offsets up to 23:59; PostgreSQL only up to 15:59: times go to the database in UTC.
+    created = erp("put", "/api/v1/work-orders/WO-1/", {**ORDER, "planned_start": "2026-01-12T06:00:00+23:30",
+                                                       "planned_end": "2026-01-12T14:00:00-23:11"})
+    assert created.status_code == 201, created.json()
+    assert created.json()["planned_start"] == "2026-01-11T06:30:00.000000+00:00"
+    listed = erp("get", "/api/v1/work-orders/?planned_to=2116-09-28T20:52:11.8-23:11")
+    assert listed.status_code == 200 and [o["number"] for o in listed.json()["results"]] == ["WO-1"]

@@ -144,3 +144,9 @@ def test_a_period_the_page_cannot_show_is_400_saying_why(client, plant, query, s
     response = client.get("/machines/A1/", query)
     assert response.status_code == 400
     assert says in response.content.decode()
+
+
+def test_a_period_with_an_offset_past_what_postgresql_takes_is_drawn(client, plant):
+    client.force_login(plant.operator)
+    response = client.get("/machines/A1/", {"start": "2026-12-01T00:00:00+23:30", "end": "2026-12-02T00:00:00-23:30"})
+    assert response.status_code == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
@@ -25,7 +25,8 @@ def parse_instant(raw: object, name: str) -> datetime:
     problem = out_of_range(value)
     if problem:
         raise ValidationError({name: f"{name}: {problem}."})
-    return value
+    # In UTC: PostgreSQL takes offsets up to 15:59 only, ISO 8601 up to 23:59.
+    return value.astimezone(UTC)
 
 
 def required_instant(params, name: str) -> datetime:

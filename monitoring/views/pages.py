@@ -7,7 +7,7 @@ so every page shows what `/api/v1/oee/` returns for the same machine and period.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
@@ -77,7 +77,7 @@ def _instant(request: HttpRequest, name: str) -> datetime | None:
     problem = out_of_range(moment) if moment else None
     if problem:
         raise PeriodError(f"{name}: {problem}.")
-    return moment
+    return moment.astimezone(UTC) if moment else None
 
 
 def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, datetime, str, str]:

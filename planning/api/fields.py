@@ -19,7 +19,8 @@ class Instant(serializers.DateTimeField):
         problem = out_of_range(value)
         if problem:
             raise serializers.ValidationError(problem)
-        return value
+        # In UTC: PostgreSQL takes offsets up to 15:59 only, ISO 8601 up to 23:59.
+        return value.astimezone(UTC)
 
     def to_representation(self, value: datetime | None) -> str | None:
         if value is None:
