@@ -93,3 +93,14 @@ def test_a_device_that_stops_answering_and_comes_back_is_two_events(plant):
     health_sink([row(True)])
     kinds = [(e.type, e.payload["device"], e.payload["error"]) for e in OutboxEvent.objects.order_by("pk")]
     assert kinds == [("device.down", "plc-b", "timed out"), ("device.up", "plc-b", None)]
+
+
+def test_a_device_just_taken_by_its_collector_and_then_read_is_no_news(plant):
+    def row(connected: bool, error: str = "") -> HealthRow:
+        return HealthRow("modbus", "plc-b", connected, None, 0 if connected else 1, error, "worker-1", ("B1",))
+
+    health_sink([row(False)])  # taken, not yet connected: neither up nor down
+    health_sink([row(True)])
+    assert not OutboxEvent.objects.exists()
+    health_sink([row(False, "connection refused")])
+    assert list(OutboxEvent.objects.values_list("type", flat=True)) == ["device.down"]

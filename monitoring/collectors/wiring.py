@@ -80,16 +80,20 @@ def health_sink(rows: list[HealthRow]) -> None:
 
 def _announce_flips(rows: list[HealthRow]) -> None:
     """A device that stopped or started answering is an event for the IT systems (device.down, device.up)."""
-    # What a collector last said of each device; a device nobody owned (given back) is not known to be up.
+    # What a collector last said of each device. Not known (None): nobody owns it (given back), or
+    # its collector took it and has not yet read it or failed to.
     stored = {
-        (kind, code): connected if collector else None for kind, code, connected, collector in
+        (kind, code): connected if collector and (connected or error or last_good_read) else None
+        for kind, code, connected, collector, error, last_good_read in
         DeviceHealth.objects.filter(device_code__in={row.code for row in rows})
-        .values_list("device_kind", "device_code", "connected", "collector")
+        .values_list("device_kind", "device_code", "connected", "collector", "last_error", "last_good_read")
     }
     now = timezone.now()
     for row in rows:
         if not row.collector:
             continue  # given back by its collector: nobody knows, which is no news
+        if not (row.connected or row.last_error or row.last_good_read):
+            continue  # just taken, not yet read: no news either
         was = stored.get((row.kind, row.code))
         if was is None and row.connected or was == row.connected:
             continue
