@@ -11,10 +11,8 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.utils.dateparse import parse_datetime
-
 from monitoring.pipeline import ObservationIn
-from planning.lib.instants import out_of_range
+from planning.lib.instants import read_instant
 
 HEADER = ["ts", "machine", "signal", "value"]
 
@@ -42,20 +40,10 @@ def _instant(text: object, origin: int, read: Read):
         read.bad.append((origin, f"ts {text!r} must be an ISO 8601 date-time string"))
         return None
     try:
-        ts = parse_datetime(text.strip())
-    except ValueError:
-        ts = None
-    if ts is None:
-        read.bad.append((origin, f"ts {text!r} is not an ISO 8601 date-time"))
+        return read_instant(text)
+    except ValueError as why:
+        read.bad.append((origin, f"ts {why}"))
         return None
-    if ts.tzinfo is None:
-        read.bad.append((origin, f"ts {text!r} has no UTC offset (add Z or +01:00)"))
-        return None
-    problem = out_of_range(ts)
-    if problem:
-        read.bad.append((origin, f"ts {problem}"))
-        return None
-    return ts
 
 
 def read_csv(stream: io.TextIOBase) -> Read:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
-from planning.lib.instants import out_of_range
+from planning.lib.instants import read_instant
 
 
 def parse_instant(raw: object, name: str) -> datetime:
@@ -15,18 +14,9 @@ def parse_instant(raw: object, name: str) -> datetime:
     if not isinstance(raw, str):
         raise ValidationError({name: f"{name} must be an ISO 8601 date-time string, got {raw!r}."})
     try:
-        value = parse_datetime(raw.strip().replace(" ", "+"))
-    except ValueError:  # well-formed, but no such day or offset (2026-02-30, +25:00)
-        value = None
-    if value is None:
-        raise ValidationError({name: f"{name}={raw!r} is not an ISO 8601 date-time."})
-    if value.tzinfo is None:
-        raise ValidationError({name: f"{name}={raw!r} has no UTC offset (add Z or +01:00)."})
-    problem = out_of_range(value)
-    if problem:
-        raise ValidationError({name: f"{name}: {problem}."})
-    # In UTC: PostgreSQL takes offsets up to 15:59 only, ISO 8601 up to 23:59.
-    return value.astimezone(UTC)
+        return read_instant(raw.strip().replace(" ", "+"))
+    except ValueError as why:
+        raise ValidationError({name: f"{name}={why}."}) from None
 
 
 def required_instant(params, name: str) -> datetime:

@@ -7,7 +7,7 @@ so every page shows what `/api/v1/oee/` returns for the same machine and period.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
@@ -20,7 +20,7 @@ from monitoring import charts, kpi, live
 from monitoring.models import Event
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import local_day_bounds
-from planning.lib.instants import out_of_range
+from planning.lib.instants import read_instant
 from planning.models import Line, Machine
 from planning.permissions import can_operate_line
 from planning.schedule import current_shift, line_calendar
@@ -68,16 +68,12 @@ class PeriodError(ValueError):
 
 def _instant(request: HttpRequest, name: str) -> datetime | None:
     text = request.GET.get(name, "").replace(" ", "+")  # a '+' in a query string arrives as a space
+    if not text:
+        return None
     try:
-        moment = parse_datetime(text) if text else None
-    except ValueError:  # well-formed but not a date, as 2026-13-01T00:00Z
-        moment = None
-    if text and (moment is None or moment.tzinfo is None):
-        raise PeriodError(f"{name}={text!r} is not an ISO 8601 date-time with a UTC offset.")
-    problem = out_of_range(moment) if moment else None
-    if problem:
-        raise PeriodError(f"{name}: {problem}.")
-    return moment.astimezone(UTC) if moment else None
+        return read_instant(text)
+    except ValueError as why:
+        raise PeriodError(f"{name}={why}.") from None
 
 
 def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, datetime, str, str]:
