@@ -162,14 +162,7 @@ def put_order(
         order = WorkOrder.objects.select_for_update(of=("self",), no_key=True).filter(number=number).first()
         if order is None:
             order = WorkOrder(number=number, **fields)
-            order.full_clean(validate_unique=False)  # the database says whether the number is new
-            try:
-                with transaction.atomic():
-                    order.save()
-            except IntegrityError:
-                if _again:
-                    raise
-                # The same order put twice at once: the other one made it, this one updates it.
+            if not _inserted(order, again=_again):
                 return put_order(number, data, writable_lines, _again=True)
             return order, True, False
         if writable_lines is not None and order.line_id not in writable_lines:
@@ -189,6 +182,20 @@ def put_order(
         order.full_clean()
         order.save()
         return order, False, True
+
+
+def _inserted(row: WorkOrder | Product, again: bool) -> bool:
+    """Validate and save a new row; False when the same one was put at once by another writer, who
+    made it first (the caller then puts again, as an update). A second loss is not a race: raised."""
+    row.full_clean(validate_unique=False)  # the database says whether its number or code is new
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        if again:
+            raise
+        return False
+    return True
 
 
 def put_product(
@@ -218,14 +225,7 @@ def put_product(
         created = product is None
         if created:
             product = Product(code=code, name=name)
-            product.full_clean(validate_unique=False)  # the database says whether the code is new
-            try:
-                with transaction.atomic():
-                    product.save()
-            except IntegrityError:
-                if _again:
-                    raise
-                # The same product put twice at once: the other one made it, this one updates it.
+            if not _inserted(product, again=_again):
                 return put_product(code, name, cycle_times, only_machines, _again=True)
         stored = dict(product.cycle_times.values_list("machine__code", "ideal_cycle_time"))
         # The cycle times this caller answers for become exactly those sent; other machines' stay.
