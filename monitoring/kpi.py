@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring.lib import oee
 from monitoring.lib.spans import Span, SpanIndex, union
-from monitoring.lib.states import GAP_INTERVALS
+from monitoring.lib.states import GAP_INTERVALS, PEOPLE_SIGNALS
 from monitoring.models import CountBucket, MachineStatus, Observation, StateInterval
 from planning.models import Line, LossCategory, Machine, WorkOrder, ideal_cycle_times
 from planning.schedule import LineCalendar, line_calendar
@@ -57,8 +58,11 @@ EMPTY = Result(oee.TimeBreakdown(), oee.Production())
 
 
 def data_ends_at(machine: Machine, now: datetime) -> datetime | None:
-    """When the machine's data stops counting: three expected intervals after its last observation, or now."""
-    last = Observation.objects.filter(machine=machine).aggregate(last=Max("ts"))["last"]
+    """When the machine's data stops counting: three expected intervals after its last device
+    observation (what people enter says nothing of the device), or now. The pipeline's fold ends a
+    silence's last state at the same instant once data comes back."""
+    last = (Observation.objects.filter(machine=machine).exclude(signal__in=PEOPLE_SIGNALS)
+            .order_by("-ts").values_list("ts", flat=True).first())
     if last is None:
         return None
     return min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval))
@@ -115,10 +119,14 @@ class MachinePeriod:
 
     @cached_property
     def classification(self) -> oee.Classification:
+        # Read now, not from the machine object: the pipeline sets a first observation meanwhile.
+        in_service = (Machine.objects.filter(pk=self.machine.pk).values_list(
+            Coalesce("in_service", "first_observation"), flat=True).first())
         calendar = self.calendar
         return oee.classify(
             (self.start.timestamp(), self.end.timestamp()), calendar.scheduled, calendar.planned, self.spans,
-            self.machine.micro_stop_threshold,
+            # A machine that never sent anything has not gone into service yet.
+            self.machine.micro_stop_threshold, (in_service or self.end).timestamp(),
         )
 
     def result(self) -> Result:

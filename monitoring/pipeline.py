@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from monitoring import live, stops
 from monitoring.lib.signals import canonical_text, parse_value
-from monitoring.lib.states import Obs, Replay
+from monitoring.lib.states import PEOPLE_SIGNALS, Obs, Replay
 from monitoring.models import Observation
 from monitoring.projection import rederive, resume_point, stored_observations
 from planning.lib.instants import out_of_range
@@ -162,6 +162,7 @@ def record_observations(
             if not new and not superseding:
                 continue
             _insert(machine, new, superseding)
+            _note_first_observation(machine, new)
             result.applied += len(new) + len(superseding)
             result.machines.add(machine.pk)
             kept = _without_superseded(stored, superseding)
@@ -172,6 +173,14 @@ def record_observations(
             changed = set(result.machines)
             transaction.on_commit(lambda: live.broadcast_machines(changed))
     return result
+
+
+def _note_first_observation(machine: Machine, new: list[Obs]) -> None:
+    """Keep the machine's earliest device observation: its in-service time unless one is set."""
+    first = min((o.ts for o in new if o.signal not in PEOPLE_SIGNALS), default=None)
+    if first is not None and (machine.first_observation is None or first < machine.first_observation):
+        Machine.objects.filter(pk=machine.pk).update(first_observation=first)
+        machine.first_observation = first
 
 
 def _new_only(items: list[Checked], stored: list[Obs]) -> tuple[list[Obs], list[Obs]]:

@@ -120,3 +120,59 @@ def test_rejects_early_in_a_shift_and_after_a_changeover_are_startup_rejects(cli
                                        "end": (start + timedelta(minutes=100)).isoformat()}).json()
     assert data["reject_parts"] == {"startup_rejects": 3 + 4, "production_rejects": 2}
     assert data["losses"]["setup_adjustments"] == 300
+
+
+# --- Time before a machine went into service, and a silence, open or over ---
+
+def running_every_minute(machine: str, start: datetime, end: datetime) -> None:
+    minutes = int((end - start).total_seconds() // 60)
+    record_observations([ObservationIn(machine, start + timedelta(minutes=m), "running", True) for m in range(minutes + 1)])
+
+
+def test_time_before_the_first_observation_is_not_scheduled(client, plant):
+    # A demo started at 07:22 into a shift that began at 05:00 UTC: the hours before are no one's downtime.
+    running_every_minute("A1", SHIFT_START + timedelta(hours=2, minutes=22), SHIFT_END)
+    client.force_login(plant.manager)
+    data = get_oee(client, machine="A1").json()
+    assert data["all_time_s"] == 28800
+    assert data["scheduled_s"] == 28800 - (2 * 3600 + 22 * 60)
+    assert data["no_data_s"] == 0
+    assert data["availability"] == pytest.approx(1.0)
+
+
+def test_an_in_service_time_set_by_hand_counts_from_there(client, plant):
+    plant.a1.in_service = SHIFT_START + timedelta(hours=1)
+    plant.a1.save()
+    running_every_minute("A1", SHIFT_START + timedelta(hours=2), SHIFT_END)
+    client.force_login(plant.manager)
+    data = get_oee(client, machine="A1").json()
+    assert data["scheduled_s"] == 28800 - 3600
+    assert data["no_data_s"] == 3600  # in service, but silent for its first hour
+
+
+def test_a_machine_that_never_sent_anything_is_not_in_service_yet(client, plant):
+    client.force_login(plant.manager)
+    data = get_oee(client, machine="A2").json()
+    assert (data["scheduled_s"], data["no_data_s"], data["oee"]) == (0, 0, None)
+
+
+def test_an_earlier_observation_moves_the_first_observation_back(plant):
+    record_observations([ObservationIn("A1", SHIFT_START + timedelta(hours=3), "running", True)])
+    record_observations([ObservationIn("A1", SHIFT_START + timedelta(hours=1), "running", True),
+                         ObservationIn("A1", SHIFT_START + timedelta(minutes=1), "scrap", 0)])
+    plant.a1.refresh_from_db()
+    assert plant.a1.first_observation == SHIFT_START + timedelta(hours=1)  # what people enter does not count
+
+
+def test_a_silence_counts_the_same_while_open_and_once_data_comes_back(client, plant):
+    # Line B runs around the clock. B1 runs and goes silent at `last`; its figures over a period read
+    # during the silence must not change when the data comes back.
+    last = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    record_observations([ObservationIn("B1", last - timedelta(minutes=m), "running", True) for m in range(10, -1, -1)])
+    period = {"start": (last - timedelta(minutes=10)).isoformat(), "end": (last + timedelta(minutes=20)).isoformat()}
+    client.force_login(plant.manager)
+    during = client.get("/api/v1/oee/", {"machine": "B1", **period}).json()
+    assert (during["run_s"], during["no_data_s"]) == (13 * 60, 17 * 60)  # running for 3 × 60 s after the last reading
+    record_observations([ObservationIn("B1", last + timedelta(minutes=25), "running", True)])
+    after = client.get("/api/v1/oee/", {"machine": "B1", **period}).json()
+    assert (after["run_s"], after["no_data_s"]) == (during["run_s"], during["no_data_s"])

@@ -50,11 +50,12 @@ def test_a_mapped_fault_gives_the_stop_its_reason_and_it_stays_when_the_fault_cl
     ]
 
 
-def test_silence_of_more_than_three_expected_intervals_is_no_data_from_the_last_reading():
+def test_silence_of_more_than_three_expected_intervals_is_no_data_three_intervals_after_the_last_reading():
+    # The last state holds as long as an open silence counts it (kpi.data_ends_at): one rule, open or over.
     result = replay(Snapshot(), [Obs(s(0), "running", True), Obs(s(30), "running", True),
                                  Obs(s(211), "running", True)], RULES)
     assert [(i.start, i.end, i.state) for i in result.intervals] == [
-        (s(0), s(30), RUNNING), (s(30), s(211), NO_DATA), (s(211), None, RUNNING),
+        (s(0), s(210), RUNNING), (s(210), s(211), NO_DATA), (s(211), None, RUNNING),
     ]
     assert [e.kind for e in result.events if e.kind == "no_data"] == ["no_data"]
 

@@ -58,9 +58,9 @@ def test_stops_lists_every_stop_with_its_reason_and_whether_it_needs_one(client,
         (iso(at(60)), iso(at(90)), "stopped", None, None, True, True),
         (iso(at(105)), iso(at(105.5)), "stopped", None, None, False, False),  # a small stop: no reason asked
         (iso(at(120)), iso(at(130)), "stopped", "jam", 7, True, False),
-        (iso(at(149.5)), iso(at(160.5)), "no-data", "no-data", None, True, False),
+        (iso(at(152.5)), iso(at(160.5)), "no-data", "no-data", None, True, False),  # 3 × 60 s after 07:29:30
     ]
-    assert [s["duration_s"] for s in stops] == [1800, 30, 600, 660]
+    assert [s["duration_s"] for s in stops] == [1800, 30, 600, 480]
     assert stops[2]["reason_name"] == "Jam"
 
 
@@ -91,8 +91,8 @@ def test_timeline_covers_the_period_without_gaps_and_shows_silence_as_no_data(cl
         (iso(at(105)), iso(at(105.5)), "stopped", None),
         (iso(at(105.5)), iso(at(120)), "running", None),
         (iso(at(120)), iso(at(130)), "stopped", "jam"),
-        (iso(at(130)), iso(at(149.5)), "running", None),
-        (iso(at(149.5)), iso(at(160.5)), "no-data", "no-data"),
+        (iso(at(130)), iso(at(152.5)), "running", None),  # last reading 07:29:30 + 3 × 60 s, as at the end
+        (iso(at(152.5)), iso(at(160.5)), "no-data", "no-data"),
         (iso(at(160.5)), iso(at(182.5)), "running", None),  # last reading 07:59:30 + 3 × 60 s
         (iso(at(182.5)), iso(at(240)), "no-data", "no-data"),
     ]

@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitoring.models import CountBucket, Event, Observation, StateInterval
 from monitoring.pipeline import BatchRejected, ObservationIn, record_observations
@@ -104,7 +105,8 @@ def test_a_gap_of_more_than_three_expected_intervals_is_no_data(plant):
     record_observations([obs("A1", 0, "running", True), obs("A1", 180, "running", True),
                          obs("A1", 361, "running", True)])
     rows = list(StateInterval.objects.filter(machine=plant.a1).values_list("start", "end", "state"))
-    assert rows == [(at(0), at(180), "running"), (at(180), at(361), "no-data"), (at(361), None, "running")]
+    # The state holds for three intervals after the last reading (at 180 s), then no-data until data comes back.
+    assert rows == [(at(0), at(360), "running"), (at(360), at(361), "no-data"), (at(361), None, "running")]
     assert Event.objects.filter(machine=plant.a1, kind="no_data").count() == 1
 
 
@@ -131,8 +133,10 @@ def test_a_reason_applies_to_the_stop_in_progress_and_can_split_it(plant):
 def test_reasons_entered_by_people_do_not_hide_a_gap_in_device_data(plant):
     record_observations([obs("A1", 0, "running", True), obs("A1", 100, "running", False),
                          obs("A1", 250, "reason", "jam"), obs("A1", 400, "running", False)])
-    states = list(StateInterval.objects.filter(machine=plant.a1).values_list("state", flat=True))
-    assert states == ["running", "no-data", "stopped"]
+    states = list(StateInterval.objects.filter(machine=plant.a1).values_list("start", "state", "reason__code"))
+    # The reason at 250 s is no device data (it splits the stop): the stop holds until 100 s + 3 × 60 s.
+    assert states == [(at(0), "running", None), (at(100), "stopped", None), (at(250), "stopped", "jam"),
+                      (at(280), "no-data", None), (at(400), "stopped", None)]
 
 
 def test_a_reason_while_running_changes_nothing(plant):

@@ -180,13 +180,15 @@ def classify(
     planned_windows: Iterable[Span],
     states: Sequence[StateSpan],
     micro_stop_threshold: float,
+    in_service: float | None = None,
 ) -> Classification:
     """Split `period` into the time categories of DESIGN.md §4.
 
-    `states` are sorted and do not overlap; time they do not cover counts as no-data.
+    `states` are sorted and do not overlap; time they do not cover counts as no-data. Time
+    before `in_service` (when the machine went into service) is not scheduled.
     """
     start, end = period
-    scheduled_spans = intersect(union(scheduled), [(start, end)])
+    scheduled_spans = intersect(union(scheduled), [(max(start, in_service or start), end)])
     planned_calendar = intersect(union(planned_windows), scheduled_spans)
     production = subtract(scheduled_spans, planned_calendar)
     index = SpanIndex(production)

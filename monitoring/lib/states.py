@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitoring.lib.counters import DeltaKind, counter_delta, max_plausible_parts
 from monitoring.lib.signals import COUNTER_SIGNALS, SIGNAL_RANK, Value
@@ -164,11 +164,15 @@ class _Fold:
             self.apply_input(obs)
             return
         if self.last_ts is not None and (obs.ts - self.last_ts).total_seconds() > self.rules.max_gap:
+            # One rule for a silence, open or over: the last state holds for `max_gap` after the
+            # last observation (as `kpi.data_ends_at` counts an open one), and no-data follows; so
+            # a period's figures do not change when the data comes back.
             # The gap is logged when it is seen, at its end, and whatever the state: a replay
             # resuming inside the gap must log it again, as it rewrites every event from there.
-            self.transition(self.last_ts, NO_DATA, None, log=False)
+            silent_from = self.last_ts + timedelta(seconds=self.rules.max_gap)
+            self.transition(silent_from, NO_DATA, None, log=False)
             self.events.append(StateEvent(obs.ts, "no_data", {
-                "since": self.last_ts.isoformat(), "gap_s": (obs.ts - self.last_ts).total_seconds(),
+                "since": silent_from.isoformat(), "gap_s": (obs.ts - silent_from).total_seconds(),
             }))
         self.last_ts = obs.ts
         if obs.signal in COUNTER_SIGNALS:

@@ -115,9 +115,10 @@ class MachineAdmin(admin.ModelAdmin):
         (None, {"fields": ["line", "code", "name", "position", "enabled"]}),
         ("Speed and counting", {"fields": ["default_ideal_cycle_time", "micro_stop_threshold", "counter_bits",
                                            "quality_counter", "startup_window"]}),
-        ("Data supervision", {"fields": ["expected_interval"]}),
+        ("Data supervision", {"fields": ["expected_interval", "in_service", "first_observation"]}),
         ("Targets", {"fields": ["target_oee", "warning_oee"]}),
     ]
+    readonly_fields = ["first_observation"]
 
 
 @admin.register(DowntimeReason)

@@ -187,6 +187,15 @@ class Machine(models.Model):
         help_text="OEE below this shows red; between warning and target, yellow.",
     )
 
+    in_service = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the machine went into service: time before it is not scheduled for it. Empty: from "
+        "its first observation.",
+    )
+    first_observation = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The earliest observation stored (kept by the pipeline).",
+    )
+
     objects = MachineQuerySet.as_manager()
 
     class Meta:
