@@ -139,3 +139,11 @@ def hour_of_b1() -> None:
     items = [ObservationIn("B1", NOON - timedelta(hours=1), "running", True)]
     items += [ObservationIn("B1", NOON - timedelta(minutes=60 - k), "total_count", 30 * k) for k in range(60)]
     record_observations(items, all_or_nothing=True)
+
+
+def parts_just_made(machine: str, parts: int = 100) -> None:
+    """`parts` counted on the machine a minute ago, so that scrap entered now has good parts to come out of."""
+    now = timezone.now()
+    result = record_observations([ObservationIn(machine, now - timedelta(minutes=2), "total_count", 0),
+                                  ObservationIn(machine, now - timedelta(minutes=1), "total_count", parts)])
+    assert not result.rejected

@@ -16,6 +16,7 @@ from monitoring.pipeline import ObservationIn, record_observations
 from planning.models import DowntimeReason
 from planning.permissions import OPERATORS
 from tests.api import bearer
+from tests.histories import parts_just_made
 
 T0 = datetime(2026, 1, 12, 6, 0, tzinfo=UTC)  # Monday, line A's early shift (05:00–13:00 UTC)
 
@@ -172,6 +173,7 @@ def test_scrap_lowers_good_and_raises_rejects_in_the_oee_api(client, plant):
 
 def test_scrap_takes_a_quality_reason(client, plant):
     DowntimeReason.objects.create(code="rejects", name="Rejects", loss_category="production_rejects")
+    parts_just_made("A1")
     client.force_login(plant.operator)
     assert post(client, "/api/v1/machines/A1/scrap/", {"quantity": 2, "reason": "rejects"}).status_code == 201
     assert Event.objects.get(kind="scrap_entered").detail["reason"] == "rejects"
@@ -180,8 +182,23 @@ def test_scrap_takes_a_quality_reason(client, plant):
     assert "quality reason" in str(response.json()["reason"])
 
 
+def test_scrap_cannot_make_the_good_parts_of_the_shift_negative(client, plant):
+    # 0 parts made: 5 scrap would show OEE -0.2 % and "Good parts -5 of 0" on every screen.
+    client.force_login(plant.operator)
+    response = post(client, "/api/v1/machines/A1/scrap/", {"quantity": 5})
+    assert response.status_code == 400
+    assert "has 0 good parts since the shift began" in str(response.json()["quantity"])
+    assert not Observation.objects.filter(signal="scrap").exists()
+    assert not Event.objects.filter(kind="scrap_entered").exists()
+    parts_just_made("A1", 4)
+    assert post(client, "/api/v1/machines/A1/scrap/", {"quantity": 5}).status_code == 400
+    assert post(client, "/api/v1/machines/A1/scrap/", {"quantity": 4}).status_code == 201
+    assert post(client, "/api/v1/machines/A1/scrap/", {"quantity": 1}).status_code == 400  # all 4 scrapped already
+
+
 def test_two_scrap_entries_in_the_same_microsecond_are_both_kept(plant):
     moment = datetime(2026, 1, 12, 7, 0, 0, 123456, tzinfo=UTC)
+    record_observations([ObservationIn("A1", at(0), "total_count", 0), ObservationIn("A1", at(30), "total_count", 10)])
     first = actions.enter_scrap(plant.a1, 1, plant.operator, ts=moment)
     second = actions.enter_scrap(plant.a1, 2, plant.operator, ts=moment)
     assert second.ts - first.ts == timedelta(microseconds=1)
@@ -218,6 +235,7 @@ def test_managers_and_others_only_read(client, stop, who):
 def test_an_admin_may_act_on_any_line(client, stop):
     admin = User.objects.create_superuser("root", password="pw-root-12345")
     client.force_login(admin)
+    parts_just_made("B1")
     assert post(client, "/api/v1/machines/B1/scrap/", {"quantity": 3}).status_code == 201
 
 

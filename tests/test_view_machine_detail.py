@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
-from tests.histories import EARLY, LATE, api_oee, at, monday_of_a1
+from tests.histories import EARLY, LATE, api_oee, at, monday_of_a1, parts_just_made
 from tests.pages import elements, find, one, remote_assets
 
 
@@ -120,11 +120,12 @@ def test_the_event_log_says_who_gave_a_reason_and_entered_scrap(client, plant):
     given = client.post("/api/v1/machines/A1/reasons/", {"stop_start": at(7, 0).isoformat(), "reason": "jam"},
                         content_type="application/json")
     assert given.status_code == 201, given.content
+    parts_just_made("A1")
     scrapped = client.post("/api/v1/machines/A1/scrap/", {"quantity": 4}, content_type="application/json")
     assert scrapped.status_code == 201, scrapped.content
     page = elements(client.get("/machines/A1/", {"range": "24h"}).content.decode())
     rows = [[c.text for c in find(page, "td") if c.ancestors[0] is row] for row in find(page, "tr")]
-    logged = [row[1:] for row in rows if len(row) == 4]
+    logged = [row[1:] for row in rows if len(row) == 4 and row[3]]  # what people did
     assert logged == [  # newest first; 07:00 UTC is 08:00 in Berlin
         ["Scrap entered", "4 parts", "op-a"],
         ["Reason given", "jam for the stop at 08:00", "op-a"],
