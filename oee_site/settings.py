@@ -151,10 +151,16 @@ CELERY_BEAT_SCHEDULE = {
 # a dead worker's devices move to a live one within about this time plus one renewal round.
 COLLECTOR_LEASE_TTL = env_int("COLLECTOR_LEASE_TTL_MS", 10_000) / 1000
 
+REDIS_SOCKET_TIMEOUT_S = 15
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        # channels_redis waits up to 5 s on a blocking read; redis-py 8's default socket timeout
+        # is also 5 s, so an idle screen's read timed out and daphne closed it (1011). The socket
+        # timeout must be longer than the blocking read (channels_redis #422).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT_S,
+                              "socket_connect_timeout": 5}],
+                   "capacity": 1000, "expiry": 30},
     }
 }
 # A live screen gets at most one update per machine this often (seconds); the latest always arrives.

@@ -31,7 +31,7 @@ if not os.environ.get("REDIS_URL"):
     _private_redis, os.environ["REDIS_URL"] = redis_server.start()
     # pytest-django has read the settings already: point every Redis user at the private server.
     settings.REDIS_URL = settings.CELERY_BROKER_URL = os.environ["REDIS_URL"]
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [os.environ["REDIS_URL"]]
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = os.environ["REDIS_URL"]
     settings.CACHES["default"]["LOCATION"] = os.environ["REDIS_URL"]
 
 

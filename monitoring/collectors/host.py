@@ -346,8 +346,10 @@ class CollectorHost:
         failures = 0
         while not self._closing.is_set():
             try:
+                # Back-off while the sink fails, but short: the data is kept, and a database that is
+                # back should see it within seconds, not half a minute.
                 await asyncio.wait_for(self._closing.wait(),
-                                       self.flush_interval if not failures else min(30.0, 0.5 * 2 ** failures))
+                                       self.flush_interval if not failures else min(5.0, 0.5 * 2 ** failures))
             except TimeoutError:
                 pass
             try:

@@ -5,6 +5,12 @@ all its leases every few seconds. A process that dies stops renewing, its leases
 the next claim round of a live process takes the devices over. Live processes announce
 themselves in a sorted set scored by expiry, so each knows how many share the devices and
 claims at most ⌈devices / processes⌉ of them, giving back the excess when others join.
+
+Redis away is no reason to stop reading: the observations go to the database, which does not
+need Redis. A process keeps reading the devices it had while Redis is unreachable, and when
+Redis is back it takes their leases again before anyone else may: a device is not claimed
+while the database says another collector read it within one lease time (`read_elsewhere`,
+from the device health each collector writes every third of the lease time).
 """
 
 from __future__ import annotations
@@ -160,14 +166,16 @@ class LeaseKeeper:
         interval: float = 3.0,
         info: dict | None = None,
         db_cleanup: Callable[[], object] | None = None,
+        read_elsewhere: Callable[[list[str], str, float], set[str]] | None = None,
     ) -> None:
         self.host = host
         self.db_cleanup = db_cleanup
+        self.read_elsewhere = read_elsewhere
+        self.redis_away_since: float | None = None
         self.book = book
         self.load_specs = load_specs
         self.interval = interval
         self.info = info or {}
-        self.valid_until = 0.0
         # Redis and the database are reached from their own threads, never from the event loop.
         self._redis_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leases")
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device-specs")
@@ -177,16 +185,22 @@ class LeaseKeeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run rounds until `stop` is set, then release every lease and leave the registry."""
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     await self.round()
+                    failures = 0
                 except (redis.RedisError, OSError) as error:
-                    logger.warning("%s: lease round failed: %s", self.book.owner, error)
-                    await self._expire_if_unsure()
-                except Exception:  # noqa: BLE001 - e.g. the database away: keep what we have, retry
-                    logger.exception("%s: lease round failed", self.book.owner)
-                    await self._expire_if_unsure()
+                    self._redis_away(error)
+                except Exception as error:  # noqa: BLE001 - e.g. the database away: keep what we have, retry
+                    # The whole story once, then a line per round until a round succeeds.
+                    if not failures:
+                        logger.exception("%s: lease round failed; still reading its %d devices",
+                                         self.book.owner, len(self.host.runs))
+                    else:
+                        logger.warning("%s: lease round failed again (%d): %s", self.book.owner, failures + 1, error)
+                    failures += 1
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self.interval)
                 except TimeoutError:
@@ -203,27 +217,31 @@ class LeaseKeeper:
             self._redis_thread.shutdown(wait=False)
             self._db_thread.shutdown(wait=False)
 
-    async def _expire_if_unsure(self) -> None:
-        # Without a renewal we cannot know the leases are still ours: past their expiry another
-        # process may own the devices, so stop reading them rather than read them twice.
-        loop = asyncio.get_running_loop()
-        if self.host.runs and loop.time() > self.valid_until:
-            logger.warning("%s: leases unconfirmed past their expiry; stopping %d devices",
-                           self.book.owner, len(self.host.runs))
-            for key in list(self.host.runs):
-                await self.host.remove(key)
+    def _redis_away(self, error: BaseException) -> None:
+        # Nobody can take a lease while Redis is away, and the database tells the others who reads
+        # what (`read_elsewhere`): keep reading, so that an outage of Redis is no outage of data.
+        if self.redis_away_since is None:
+            self.redis_away_since = asyncio.get_running_loop().time()
+            logger.warning("%s: Redis unreachable (%s); still reading its %d devices, leases retaken when it is back",
+                           self.book.owner, error, len(self.host.runs))
 
     async def round(self) -> RoundResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
         owned = list(self.host.runs)
         held = await self._redis(self.book.renew, owned)
-        self.valid_until = started + self.book.ttl_ms / 1000
-        lost = [key for key in owned if key not in held]
+        missing = [key for key in owned if key not in held]
+        # Leases that expired while this process read on (Redis away or restarted, or this process
+        # stalled) are taken again at once; only a device someone else took meanwhile is given up.
+        lost = [key for key in missing if not await self._redis(self.book.claim, key)]
+        if self.redis_away_since is not None:
+            logger.warning("%s: Redis back after %.0f s; retook %d leases, lost %d", self.book.owner,
+                           started - self.redis_away_since, len(missing) - len(lost), len(lost))
+            self.redis_away_since = None
         for key in lost:
             logger.warning("%s: lost the lease of %s", self.book.owner, key)
             await self.host.remove(key)
-        await self._redis(self.book.announce, {**self.info, "devices": len(held)})
+        await self._redis(self.book.announce, {**self.info, "devices": len(owned) - len(lost)})
 
         specs = {spec.key: spec for spec in await loop.run_in_executor(self._db_thread, self.load_specs)}
         dropped, rebuilt = [], []
@@ -251,8 +269,14 @@ class LeaseKeeper:
             # Leases still in our name (kept through a Redis outage) come first; then each process
             # walks the free devices in its own order, so rivals rarely collide.
             ours = [k for k, o in owners.items() if o == self.book.owner]
-            free = ours + sorted((k for k, o in owners.items() if o is None),
-                                 key=lambda k: zlib.crc32(f"{self.book.owner}{k}".encode()))
+            unowned = [k for k, o in owners.items() if o is None]
+            if unowned and self.read_elsewhere is not None:
+                # A free lease may belong to a process that read on through a Redis outage and has
+                # not retaken it yet: the database says so.
+                busy = await loop.run_in_executor(
+                    self._db_thread, self.read_elsewhere, unowned, self.book.owner, self.book.ttl_ms / 1000)
+                unowned = [k for k in unowned if k not in busy]
+            free = ours + sorted(unowned, key=lambda k: zlib.crc32(f"{self.book.owner}{k}".encode()))
             for key in free:
                 if mine >= share:
                     break
@@ -302,13 +326,16 @@ async def run_collector_process(
         sink or wiring.pipeline_sink,
         name=owner,
         health_sink=wiring.health_sink if health is ... else health,
+        # The device health is also the heartbeat that `read_elsewhere` reads: fresh within a lease time.
+        health_every=ttl / 3,
         thread_cleanup=wiring.close_db_connections if sink is None else None,
     )
     host.start()
     book = LeaseBook.from_url(redis_url, owner, ttl=ttl)
     keeper = LeaseKeeper(host, book, load_specs or wiring.device_specs,
                          interval=interval or max(0.5, ttl / 3), info=info,
-                         db_cleanup=wiring.close_db_connections if load_specs is None else None)
+                         db_cleanup=wiring.close_db_connections if load_specs is None else None,
+                         read_elsewhere=wiring.read_elsewhere if health is ... else None)
     stop = stop or asyncio.Event()
     watcher = None
     if keep_running is not None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -104,8 +105,30 @@ def _announce_flips(rows: list[HealthRow]) -> None:
         })
 
 
+def read_elsewhere(device_keys: list[str], owner: str, within: float) -> set[str]:
+    """Of these devices ("kind:code"), those another collector wrote the health of in the last `within` seconds."""
+    try:
+        since = timezone.now() - timedelta(seconds=within)
+        recent = (DeviceHealth.objects.filter(updated__gte=since, device_code__in={k.split(":", 1)[1] for k in device_keys})
+                  .exclude(collector="").exclude(collector=owner).values_list("device_kind", "device_code"))
+        return {f"{kind}:{code}" for kind, code in recent} & set(device_keys)
+    except Exception:
+        connection.close()  # the database may have gone away: reconnect next round
+        raise
+
+
 def device_specs() -> list[DeviceSpec]:
     """Every enabled device that has bindings on enabled machines, as the host runs it."""
+    try:
+        return _device_specs()
+    except Exception:
+        # The lease keeper's thread reads this every round: a connection the database dropped
+        # must not be reused, or every round fails with "the connection is closed".
+        connection.close()
+        raise
+
+
+def _device_specs() -> list[DeviceSpec]:
     specs = []
     for model in (ModbusDevice, OpcUaEndpoint):
         devices = list(model.objects.enabled())

@@ -1,13 +1,14 @@
 """The websocket consumer of the live stream (DESIGN.md §7): subscribe, send a snapshot, forward updates.
 
 Close codes after the handshake, so a browser can tell why: 4401 not logged in, 4403 not
-allowed to watch that line, 4404 no such line or machine.
+allowed to watch that line, 4404 no such line or machine; 1013 Redis unreachable (try again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from monitoring import live
 from planning.models import Line, Machine
@@ -23,6 +25,9 @@ from planning.permissions import can_operate_line, can_view_line, role_of
 NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
+TRY_AGAIN_LATER = 1013  # RFC 6455's code for a server that cannot serve now
+
+logger = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -116,6 +121,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if kind not in ("plant", "line", "machine"):
             raise ValueError(f"kind must be plant, line or machine, not {kind!r}")
         self.kind = kind
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError) as error:
+            # Redis away: the screen cannot get updates. Close with "try again later" (the page
+            # reconnects) rather than fail the socket with a traceback per screen.
+            logger.warning("live stream: Redis unreachable (%s); closing the screen's socket", error)
+            try:
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            except Exception:  # noqa: BLE001 - the socket may be gone already
+                pass
 
     async def connect(self) -> None:
         self.watch: Watch | None = None
