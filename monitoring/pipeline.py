@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -26,9 +27,6 @@ from monitoring.models import Observation
 from monitoring.projection import rederive, resume_point, stored_observations
 from planning.lib.instants import out_of_range
 from planning.models import DowntimeReason, Machine
-
-# How far ahead of this server's clock an observation may be (a device's clock runs a little fast).
-FUTURE = timedelta(minutes=5)
 
 
 class ObservationIn(NamedTuple):
@@ -82,7 +80,11 @@ def validate(
     """Typed observations and the rejections, each naming what was wrong."""
     valid: list[Checked] = []
     rejected: list[Rejection] = []
-    latest = timezone.now() + FUTURE
+    # Bounds on time (settings.OBSERVATIONS_*): an unset device clock, or one running ahead, would
+    # make everything before its reading a gap in the data.
+    earliest = datetime.fromisoformat(settings.OBSERVATIONS_NOT_BEFORE).replace(tzinfo=UTC)
+    ahead = timedelta(seconds=settings.OBSERVATIONS_MAX_AHEAD_S)
+    latest = timezone.now() + ahead
     for index, item in enumerate(observations):
         machine = machines.get(item.machine_code)
         if machine is None:
@@ -92,10 +94,13 @@ def validate(
             rejected.append(Rejection(index, f"ts {item.ts!r} must be an aware date-time with a UTC offset"))
             continue
         problem = out_of_range(item.ts)
-        if problem is None and item.ts > latest:
-            problem = f"{item.ts.isoformat()} lies in the future (clocks more than {FUTURE.seconds // 60} min ahead?)"
+        if problem is None and item.ts < earliest:
+            problem = (f"{item.ts.isoformat()} is before {settings.OBSERVATIONS_NOT_BEFORE} "
+                       "(OBSERVATIONS_NOT_BEFORE): is the device's clock set?")
+        elif problem is None and item.ts > latest:
+            problem = (f"{item.ts.isoformat()} lies in the future, more than {settings.OBSERVATIONS_MAX_AHEAD_S} s "
+                       "ahead of this server's clock (OBSERVATIONS_MAX_AHEAD_S): is the device's clock ahead?")
         if problem:
-            # One reading from the future would make everything before it a gap in the data.
             rejected.append(Rejection(index, f"ts {problem}"))
             continue
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from importlib.util import find_spec
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -150,6 +151,17 @@ CELERY_BEAT_SCHEDULE = {
 # A collector's lease on a device lasts this long without renewal (renewed every third of it):
 # a dead worker's devices move to a live one within about this time plus one renewal round.
 COLLECTOR_LEASE_TTL = env_int("COLLECTOR_LEASE_TTL_MS", 10_000) / 1000
+# Observations are refused (per row, with the reason) when their time is before this date, or
+# more than this many seconds ahead of this server's clock: a device with an unset or running-
+# ahead clock would otherwise turn everything before its reading into a gap in the data.
+OBSERVATIONS_NOT_BEFORE = env_str("OBSERVATIONS_NOT_BEFORE", "2000-01-01")
+try:
+    date.fromisoformat(OBSERVATIONS_NOT_BEFORE)
+except ValueError:
+    raise ImproperlyConfigured(f"OBSERVATIONS_NOT_BEFORE={OBSERVATIONS_NOT_BEFORE!r} is not a date (YYYY-MM-DD)") from None
+OBSERVATIONS_MAX_AHEAD_S = env_int("OBSERVATIONS_MAX_AHEAD_S", 300)
+if OBSERVATIONS_MAX_AHEAD_S < 0:
+    raise ImproperlyConfigured(f"OBSERVATIONS_MAX_AHEAD_S={OBSERVATIONS_MAX_AHEAD_S} must not be negative")
 
 REDIS_SOCKET_TIMEOUT_S = 15
 CHANNEL_LAYERS = {
