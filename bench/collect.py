@@ -201,6 +201,7 @@ def prepare_database(count: int, ports: list[int], interval: float) -> None:
     directory = Path(tempfile.mkdtemp(prefix="oee-bench-"))
     os.environ["DATABASE_URL"] = f"sqlite:///{directory / 'bench.sqlite3'}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oee_site.settings")
+    os.environ.setdefault("DEBUG", "1")  # the development settings this figure has been measured with
     import django
 
     django.setup()

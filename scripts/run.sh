@@ -11,6 +11,9 @@ if [ -f .env ]; then
     . ./.env
     set +a
 fi
+# The settings keep DEBUG off unless it is set; the demo wants it on (its log-ins, static files
+# from the apps, plain HTTP). DEBUG=0 in the environment or in .env runs production settings.
+export DEBUG="${DEBUG:-1}"
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 mkdir -p "${OEE_VAR_DIR:-var}"
@@ -54,7 +57,12 @@ if [ "$has_import_plant" = 1 ] && [ -f demo/plant.yaml ]; then
 else
     echo "No import_plant command or demo/plant.yaml yet: starting without the demo plant."
 fi
-logins=$(python manage.py demo_users)
+# demo_users resets the accounts admin, manager and operator: only on a demo (DEBUG on) database.
+if [ "$debug" = 1 ]; then
+    logins=$(python manage.py demo_users)
+else
+    logins="DEBUG is off: no demo log-ins made (create users with: python manage.py createsuperuser)."
+fi
 # With DEBUG on, WhiteNoise serves static files straight from the apps; otherwise from STATIC_ROOT.
 if [ "$debug" = 0 ]; then
     python manage.py collectstatic --no-input -v 0

@@ -7,12 +7,18 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from planning.models import Area, Line, Site
 from planning.permissions import ADMINS, MANAGERS, OPERATORS, role_of
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def debug_on(settings) -> None:
+    """The demo runs with DEBUG on (`make run` sets it); pytest-django runs tests with it off."""
+    settings.DEBUG = True
 
 
 @pytest.fixture
@@ -95,3 +101,15 @@ def test_it_uses_oee_demo_password_when_set(monkeypatch: pytest.MonkeyPatch) -> 
         assert User.objects.get(username=username).check_password("line-side-demo")
     assert "line-side-demo" not in output
     assert "OEE_DEMO_PASSWORD" in output
+
+
+def test_it_refuses_to_run_with_debug_off(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OEE_DEMO_PASSWORD", raising=False)
+    User.objects.create_superuser("admin", password="the-real-admins-password")
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        demo_users()
+
+    assert User.objects.get(username="admin").check_password("the-real-admins-password")
+    assert not User.objects.filter(username__in=["manager", "operator"]).exists()

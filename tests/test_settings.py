@@ -16,8 +16,11 @@ SETUP = "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'oee
 
 
 def run_python(*args: str, **environment: str | None) -> subprocess.CompletedProcess[str]:
-    """Run the venv's Python in the project root with the test's environment changed as given."""
-    env = dict(os.environ)
+    """Run the venv's Python in the project root with the test's environment changed as given.
+
+    It reads the project's settings, not the test run's (which turn DEBUG on when it is not set).
+    """
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "oee_site.settings"}
     for name, value in environment.items():
         if value is None:
             env.pop(name, None)
@@ -28,8 +31,22 @@ def run_python(*args: str, **environment: str | None) -> subprocess.CompletedPro
     )
 
 
-def test_production_refuses_to_start_without_a_secret_key() -> None:
-    result = run_python("-c", SETUP, DEBUG="0", SECRET_KEY=None)
+def production(**environment: str | None) -> dict[str, str | None]:
+    """A production environment: DEBUG off, every required secret set (unless `environment` says otherwise)."""
+    return {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "example.com", **environment}
+
+
+def test_debug_is_off_when_not_set() -> None:
+    result = run_python("-c", SETUP + "; from django.conf import settings; print(settings.DEBUG)",
+                        **production(DEBUG=None))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("debug", ["0", None])
+def test_production_refuses_to_start_without_a_secret_key(debug: str | None) -> None:
+    result = run_python("-c", SETUP, **production(DEBUG=debug, SECRET_KEY=None))
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -37,10 +54,7 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 
 
 def test_production_settings_pass_the_deploy_checks() -> None:
-    result = run_python(
-        "manage.py", "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="example.com",
-    )
+    result = run_python("manage.py", "check", "--deploy", "--fail-level", "WARNING", **production())
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -6,8 +6,9 @@ import os
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from planning.models import Line
@@ -33,10 +34,18 @@ DEMO_USERS = (
 class Command(BaseCommand):
     help = (
         f"Create or update the demo users admin, manager and operator and print their log-ins. "
-        f"The password is ${PASSWORD_VARIABLE} when set, otherwise a new random one on every run."
+        f"The password is ${PASSWORD_VARIABLE} when set, otherwise a new random one on every run. "
+        f"Runs only with DEBUG on."
     )
 
     def handle(self, *args: object, **options: object) -> None:
+        if not settings.DEBUG:
+            # It would reset the password of any account named admin: never on a production database.
+            raise CommandError(
+                "demo_users resets the users admin, manager and operator and their passwords: it runs only with "
+                "DEBUG=1 (a demo or development database). With DEBUG=0 create users with createsuperuser "
+                "or in the admin."
+            )
         shared_password = os.environ.get(PASSWORD_VARIABLE) or None
         with transaction.atomic():
             passwords = {demo.username: self.ensure_user(demo, shared_password) for demo in DEMO_USERS}
