@@ -21,6 +21,7 @@ def bench_database() -> Iterator[None]:
     # Production settings: with DEBUG on, Django records every query and both sides slow down.
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "YmVuY2gtb25seS1maWVsZC1rZXktbm90LXNlY3JldCE=")
     import django
 
     django.setup()

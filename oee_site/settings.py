@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from oee_site.env import env_bool, env_int, env_list, env_str
+from oee_site.env import env_bool, env_fernet_keys, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("OEE_VAR_DIR", str(BASE_DIR / "var")))
@@ -26,6 +26,19 @@ if not SECRET_KEY:
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')"
         )
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+
+# Secrets kept in the database (OPC UA passwords and private keys, webhook secrets) are encrypted
+# with these keys (planning.encryption): the first encrypts, every one decrypts, so a key is
+# rotated by putting the new one first. Apart from SECRET_KEY, which can then change on its own.
+FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEY")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY is not set: with DEBUG=0 set it to a Fernet key, kept apart from the database "
+            "backups (for example: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')"
+        )
+    FIELD_ENCRYPTION_KEYS = ["b2VlLWxpdmUtZGV2ZWxvcG1lbnQtb25seS1rZXkhISE="]  # development only, like the key above
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +34,8 @@ def run_python(*args: str, **environment: str | None) -> subprocess.CompletedPro
 
 def production(**environment: str | None) -> dict[str, str | None]:
     """A production environment: DEBUG off, every required secret set (unless `environment` says otherwise)."""
-    return {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "example.com", **environment}
+    return {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "example.com",
+            "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(), **environment}
 
 
 def test_debug_is_off_when_not_set() -> None:
@@ -51,6 +53,23 @@ def test_production_refuses_to_start_without_a_secret_key(debug: str | None) -> 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_field_encryption_key() -> None:
+    result = run_python("-c", SETUP, **production(FIELD_ENCRYPTION_KEY=None))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "FIELD_ENCRYPTION_KEY is not set" in result.stderr
+
+
+def test_a_field_encryption_key_that_is_not_a_fernet_key_fails_loudly_without_showing_it() -> None:
+    good = Fernet.generate_key().decode()
+    result = run_python("-c", SETUP, **production(FIELD_ENCRYPTION_KEY=f"{good},not-a-real-key-value"))
+
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY: key 2 is not a Fernet key" in result.stderr
+    assert "not-a-real-key-value" not in result.stderr
 
 
 def test_production_settings_pass_the_deploy_checks() -> None:

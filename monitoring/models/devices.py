@@ -24,6 +24,7 @@ from monitoring.collectors.host import DeviceSpec
 from monitoring.collectors.settings import ModbusSettings, NodeBinding, OpcUaSettings
 from monitoring.lib.registers import COIL, DISCRETE, RegisterBinding, RegisterMapError
 from monitoring.models.history import Signal
+from planning.encryption import EncryptedTextField
 from planning.models import Machine, code_validator
 
 
@@ -142,10 +143,10 @@ class OpcUaEndpoint(Device):
     security_mode = models.CharField(max_length=16, choices=SecurityMode.choices, default=SecurityMode.NONE)
     security_policy = models.CharField(max_length=24, choices=SecurityPolicy.choices, default=SecurityPolicy.NONE)
     client_certificate = models.TextField(blank=True, help_text="PEM, for Sign and SignAndEncrypt.")
-    client_private_key = models.TextField(blank=True, help_text="PEM, for Sign and SignAndEncrypt.")
+    client_private_key = EncryptedTextField(blank=True, help_text="PEM, for Sign and SignAndEncrypt. Stored encrypted.")
     server_certificate = models.TextField(blank=True, help_text="PEM of the server, to trust it explicitly.")
     username = models.CharField(max_length=120, blank=True)
-    password = models.CharField(max_length=120, blank=True)
+    password = EncryptedTextField(max_length=120, blank=True, help_text="Stored encrypted.")
     publishing_interval = models.FloatField(default=0.5, validators=[MinValueValidator(0.01)], help_text="Seconds.")
     sampling_interval = models.FloatField(default=0.25, validators=[MinValueValidator(0)], help_text="Seconds.")
 

@@ -6,6 +6,8 @@ import uuid
 
 from django.db import models
 
+from planning.encryption import EncryptedTextField
+
 
 class EventType(models.TextChoices):
     WORK_ORDER_STARTED = "work_order.started", "work_order.started"
@@ -53,8 +55,8 @@ class OutboxLock(models.Model):
 class WebhookSubscription(models.Model):
     name = models.CharField(max_length=80)
     url = models.URLField(max_length=500, help_text="Receives each event as a JSON POST.")
-    secret = models.CharField(
-        max_length=200, help_text="Shared with the receiver: it signs each delivery (X-OEE-Signature).",
+    secret = EncryptedTextField(
+        max_length=200, help_text="Shared with the receiver: it signs each delivery (X-OEE-Signature). Stored encrypted.",
     )
     event_types = models.JSONField(default=list, help_text="The events it receives.")
     enabled = models.BooleanField(default=True)
