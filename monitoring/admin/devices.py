@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 
 from monitoring.models import DeviceHealth, ModbusDevice, OpcUaEndpoint, SignalBinding
 from planning.admin.plant import MachineAdmin
+from planning.admin.secrets import SecretsAdmin, WriteOnlySecretsForm, WriteOnlyTextarea, secret_status_display
 from planning.models import Machine
 
 
@@ -79,16 +80,20 @@ class ModbusDeviceAdmin(DeviceAdmin):
     ]
 
 
-class OpcUaEndpointForm(forms.ModelForm):
+class OpcUaEndpointForm(WriteOnlySecretsForm):
+    clear_password = forms.BooleanField(required=False, label="Clear the password")
+    clear_client_private_key = forms.BooleanField(required=False, label="Clear the client private key")
+
+    secret_fields = {"password": "clear_password", "client_private_key": "clear_client_private_key"}
+
     class Meta:
         model = OpcUaEndpoint
         fields = "__all__"
-        # Masked on screen; render_value keeps the stored password when the form is saved unchanged.
-        widgets = {"password": forms.PasswordInput(render_value=True)}
+        widgets = {"password": forms.PasswordInput(render_value=False), "client_private_key": WriteOnlyTextarea}
 
 
 @admin.register(OpcUaEndpoint)
-class OpcUaEndpointAdmin(DeviceAdmin):
+class OpcUaEndpointAdmin(SecretsAdmin, DeviceAdmin):
     form = OpcUaEndpointForm
     list_display = ["code", "name", "url", "security_mode", "publishing_interval", "enabled", "binding_count"]
     list_filter = ["enabled", "security_mode"]
@@ -96,11 +101,14 @@ class OpcUaEndpointAdmin(DeviceAdmin):
     inlines = [OpcUaBindingInline]
     fieldsets = [
         (None, {"fields": ["code", "name", "enabled", "url"]}),
-        ("Security", {"fields": ["security_mode", "security_policy", "username", "password", "client_certificate",
-                                 "client_private_key", "server_certificate"]}),
+        ("Security", {"fields": ["security_mode", "security_policy", "username", "password", "clear_password",
+                                 "client_certificate", "client_private_key", "clear_client_private_key",
+                                 "server_certificate"]}),
         ("Timing", {"fields": ["publishing_interval", "sampling_interval", "scan_interval", "timeout",
                                "reconnect_backoff"]}),
     ]
+    password_status = secret_status_display("password")
+    client_private_key_status = secret_status_display("client_private_key")
 
 
 @admin.register(DeviceHealth)

@@ -10,6 +10,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from planning import webhooks
+from planning.admin.secrets import SecretsAdmin, WriteOnlySecretsForm, secret_status_display
 from planning.models import (
     ApiClient,
     ApiKey,
@@ -98,14 +99,17 @@ class ApiWriteAdmin(admin.ModelAdmin):
         return False
 
 
-class WebhookSubscriptionForm(forms.ModelForm):
+class WebhookSubscriptionForm(WriteOnlySecretsForm):
     url = forms.URLField(max_length=500, assume_scheme="https", help_text="Receives each event as a JSON POST.")
     event_types = forms.MultipleChoiceField(choices=EventType.choices, widget=forms.CheckboxSelectMultiple)
+
+    # No "clear" box: a subscription always signs with a secret; type a new one to replace it.
+    secret_fields = {"secret": None}
 
     class Meta:
         model = WebhookSubscription
         fields = ["name", "url", "secret", "event_types", "enabled"]
-        widgets = {"secret": forms.PasswordInput(render_value=True)}
+        widgets = {"secret": forms.PasswordInput(render_value=False)}
 
 
 class DeliveryInline(admin.TabularInline):
@@ -132,13 +136,14 @@ def retry_subscriptions(modeladmin: admin.ModelAdmin, request: HttpRequest, quer
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(SecretsAdmin):
     form = WebhookSubscriptionForm
     list_display = ["name", "url", "event_list", "enabled"]
     list_filter = ["enabled"]
     search_fields = ["name", "url"]
     actions = [retry_subscriptions]
     inlines = [DeliveryInline]
+    secret_status = secret_status_display("secret")
 
     @admin.display(description="events")
     def event_list(self, subscription: WebhookSubscription) -> str:
