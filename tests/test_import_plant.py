@@ -291,16 +291,23 @@ def test_what_the_file_leaves_out_is_left_alone(tmp_path: Path) -> None:
     assert Site.objects.count() == 1 and Product.objects.count() == 3
 
 
-def test_secrets_are_left_out_of_the_export_and_kept_by_the_import(tmp_path: Path) -> None:
+def test_secrets_are_never_exported_and_kept_by_the_import(tmp_path: Path) -> None:
     import_plant(DEMO_PLANT)
-    OpcUaEndpoint.objects.filter(code="opc-sim").update(username="oee", password="s3cret")
+    OpcUaEndpoint.objects.filter(code="opc-sim").update(username="oee", password="s3cret",
+                                                       client_private_key="-----BEGIN PRIVATE KEY-----\nMIIE\n")
 
     plain = export_plant()
     import_plant(write(tmp_path, plain))
 
     assert "s3cret" not in plain and "password" not in plain
-    assert OpcUaEndpoint.objects.get(code="opc-sim").password == "s3cret"
-    assert "password: s3cret" in export_plant("--include-secrets")
+    assert "PRIVATE KEY" not in plain and "client_private_key" not in plain
+    endpoint = OpcUaEndpoint.objects.get(code="opc-sim")
+    assert (endpoint.password, endpoint.client_private_key) == ("s3cret", "-----BEGIN PRIVATE KEY-----\nMIIE\n")
+
+
+def test_the_export_has_no_option_to_include_secrets() -> None:
+    with pytest.raises(CommandError, match="unrecognized arguments: --include-secrets"):
+        export_plant("--include-secrets")
 
 
 def test_calendar_exceptions_without_an_offset_are_in_the_sites_time_zone(tmp_path: Path) -> None:

@@ -50,15 +50,15 @@ PlantDumper.add_representer(FlowList, lambda d, data: d.represent_sequence("tag:
 PlantDumper.add_representer(Clock, lambda d, data: d.represent_scalar("tag:yaml.org,2002:str", data, style='"'))
 
 
-def export_document(include_secrets: bool = False) -> dict[str, Any]:
-    """The whole plant configuration as plain data, in a stable order."""
+def export_document() -> dict[str, Any]:
+    """The whole plant configuration as plain data, in a stable order, without secrets."""
     return {
         "version": 1,
         "sites": [_site(site) for site in Site.objects.order_by("code").prefetch_related("areas")],
         "reasons": _reasons(),
         "lines": [_line(line) for line in Line.objects.order_by("code").select_related("area__site")],
-        "modbus_devices": [_device(d, MODBUS_FIELDS, include_secrets) for d in ModbusDevice.objects.order_by("code")],
-        "opcua_endpoints": [_device(d, OPCUA_FIELDS, include_secrets) for d in OpcUaEndpoint.objects.order_by("code")],
+        "modbus_devices": [_device(d, MODBUS_FIELDS) for d in ModbusDevice.objects.order_by("code")],
+        "opcua_endpoints": [_device(d, OPCUA_FIELDS) for d in OpcUaEndpoint.objects.order_by("code")],
         "products": [_product(product) for product in Product.objects.order_by("code")],
     }
 
@@ -67,16 +67,14 @@ def dump(document: dict[str, Any]) -> str:
     return HEADER + yaml.dump(document, Dumper=PlantDumper, sort_keys=False, allow_unicode=True, width=200)
 
 
-def export_plant(include_secrets: bool = False) -> str:
+def export_plant() -> str:
     """The plant file of the current configuration, as YAML text."""
-    return dump(export_document(include_secrets))
+    return dump(export_document())
 
 
-def _values(instance: models.Model, fields: list[Field], include_secrets: bool = True) -> dict[str, Any]:
-    return {
-        field.key: _plain(getattr(instance, field.name))
-        for field in fields if include_secrets or not field.keep_when_absent
-    }
+def _values(instance: models.Model, fields: list[Field]) -> dict[str, Any]:
+    """The fields' values by key; never a secret (a field the import keeps when absent)."""
+    return {field.key: _plain(getattr(instance, field.name)) for field in fields if not field.keep_when_absent}
 
 
 def _plain(value: Any) -> Any:
@@ -164,7 +162,7 @@ def _shift_pattern(line: Line) -> dict[str, Any] | None:
     }
 
 
-def _device(device: ModbusDevice | OpcUaEndpoint, fields: list[Field], include_secrets: bool) -> dict[str, Any]:
+def _device(device: ModbusDevice | OpcUaEndpoint, fields: list[Field]) -> dict[str, Any]:
     signals = []
     for binding in device.bindings.select_related("machine").order_by("machine__code", "signal"):
         item = FlowMap(machine=binding.machine.code, signal=binding.signal)
@@ -180,7 +178,7 @@ def _device(device: ModbusDevice | OpcUaEndpoint, fields: list[Field], include_s
         if binding.offset != 0.0:
             item["offset"] = binding.offset
         signals.append(item)
-    return {**_values(device, fields, include_secrets), "signals": signals}
+    return {**_values(device, fields), "signals": signals}
 
 
 def _product(product: Product) -> dict[str, Any]:

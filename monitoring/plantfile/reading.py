@@ -119,7 +119,7 @@ class Field:
     convert: Callable[[Any], Any]
     attr: str = ""
     required: bool = False
-    # Secrets are not exported by default, so a file without them must not erase them.
+    # A secret: never exported, so a file without it must not erase it.
     keep_when_absent: bool = False
 
     @property

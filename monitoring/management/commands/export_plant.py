@@ -11,18 +11,14 @@ from monitoring.plantfile import export_plant
 
 class Command(BaseCommand):
     help = "Write sites, lines, machines, reasons, shifts, devices and products as a YAML plant file " \
-           "(docs/plant-config.md) that import_plant reads back."
+           "(docs/plant-config.md) that import_plant reads back. Secrets (OPC UA passwords and private keys) " \
+           "are never written; an import without them keeps the stored ones."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")
-        parser.add_argument(
-            "--include-secrets", action="store_true",
-            help="Also write OPC UA passwords and client private keys (left out by default; an import "
-                 "without them keeps the stored ones).",
-        )
 
-    def handle(self, *args, output: str | None, include_secrets: bool, **options) -> None:
-        text = export_plant(include_secrets=include_secrets)
+    def handle(self, *args, output: str | None, **options) -> None:
+        text = export_plant()
         if output is None:
             self.stdout.write(text, ending="")
             return
