@@ -8,6 +8,12 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from monitoring import orders
+        from monitoring.models import ModbusDevice, OpcUaEndpoint, SignalBinding
+        from planning.audit import track
 
         # Parts follow the run windows of work orders, however an order is saved.
         orders.connect()
+        # Devices and signal maps are configuration: their changes go into the audit trail.
+        track(ModbusDevice, exclude=["updated"])
+        track(OpcUaEndpoint, exclude=["updated"])
+        track(SignalBinding)

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # The audit trail of configuration changes (planning.audit); before planning, whose admin
+    # replaces auditlog's page of the trail.
+    "auditlog",
     # planning first: monitoring builds on it (its admin extends the machine page planning registers).
     "planning",
     "monitoring",
@@ -79,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: who made each configuration change of a request (a user or an API client).
+    "planning.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -5,3 +5,8 @@ class PlanningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "planning"
     verbose_name = "Planning (plant, reasons, shifts, products, work orders)"
+
+    def ready(self) -> None:
+        from planning import audit
+
+        audit.track_planning()

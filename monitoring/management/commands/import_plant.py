@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.plantfile import PlantFileError, import_plant, parse
+from planning.audit import command_run
 
 
 class Command(BaseCommand):
@@ -23,7 +24,9 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"Cannot read {file}: {error}") from None
         try:
-            tally = import_plant(parse(text))
+            # Each change the file makes goes into the audit trail as this command's, with the file.
+            with command_run("import_plant", file=file):
+                tally = import_plant(parse(text))
         except PlantFileError as error:
             for problem in error.problems:
                 self.stderr.write(f"{file}: {problem}")

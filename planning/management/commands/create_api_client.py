@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from planning.audit import command_run
 from planning.models import ApiClient, ApiKey, Line, Scope
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         if unknown:
             known = ", ".join(Line.objects.values_list("code", flat=True))
             raise CommandError(f"no line {', '.join(unknown)} (lines: {known})")
-        with transaction.atomic():
+        with transaction.atomic(), command_run("create_api_client"):
             client, created = ApiClient.objects.get_or_create(name=name, defaults={"scopes": sorted(set(scopes))})
             client.scopes = sorted(set(scopes))
             if lines:
