@@ -1,7 +1,7 @@
 """The websocket consumer of the live stream (DESIGN.md §7): subscribe, send a snapshot, forward updates.
 
 Close codes after the handshake, so a browser can tell why: 4401 not logged in, 4403 not
-allowed to watch that line, 4404 no such line or machine; 1013 Redis unreachable (try again).
+allowed to watch that line, 4404 no such line or machine; 4503 Redis unreachable (the page tries again).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from planning.permissions import can_operate_line, can_view_line, role_of
 NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
-TRY_AGAIN_LATER = 1013  # RFC 6455's code for a server that cannot serve now
+REDIS_WAIT_S = 10
+TRY_AGAIN_LATER = 4503  # 1013 would say it, but autobahn (daphne) sends only 1000 and 3000-4999
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
-        except (RedisError, OSError) as error:
+        except (RedisError, OSError, TimeoutError) as error:
             # Redis away: the screen cannot get updates. Close with "try again later" (the page
             # reconnects) rather than fail the socket with a traceback per screen.
             logger.warning("live stream: Redis unreachable (%s); closing the screen's socket", error)
@@ -154,7 +155,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=refused.code)
             return
         for group in self.watch.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+            # Bounded: a Redis that is restarting can leave the call hanging, and the screen with it.
+            await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), REDIS_WAIT_S)
             self.groups.append(group)
         # Updates that arrive meanwhile wait in the channel: the snapshot always goes first.
         machines = await database_sync_to_async(snapshot)(self.watch)

@@ -7,6 +7,7 @@ per-client throttling, and a row in the write log (`ApiWrite`) for every write.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,6 +24,8 @@ from planning.api.keys import ClientPrincipal
 from planning.models import ApiClient, ApiWrite, Line, Scope, WorkOrder
 from planning.permissions import can_operate_line, role_of
 from planning.workflow import OPERATOR_MOVES
+
+logger = logging.getLogger(__name__)
 
 # What each role may do through the API when logged in.
 ROLE_SCOPES = {
@@ -117,6 +120,14 @@ class ClientRateThrottle(SimpleRateThrottle):
         if isinstance(request.user, ClientPrincipal):
             return f"throttle:client:{request.user.client.pk}"
         return None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception as error:  # noqa: BLE001 - the counts live in Redis: without it, serve unthrottled
+            # An ERP's writes (observations, orders) must not stop because Redis is away.
+            logger.warning("API throttle unavailable (%s): serving unthrottled", error)
+            return True
 
 
 class ApiView(APIView):

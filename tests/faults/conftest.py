@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -128,6 +130,9 @@ class Stack:
         set_up_plant({**self.env, "DATABASE_URL": direct}, self.ports, [IDLE])
         session = self.manage("shell", "-c", _OPERATOR.format(password=PASSWORD), direct=direct).split()[-1]
         self.cookie = f"sessionid={session}"
+        created = self.manage("create_api_client", "fault-erp", "--scope", "results:read", "--scope",
+                              "observations:write", direct=direct)
+        self.api_key = created.split()[-1]
         spec = PlantSpec(
             machines=tuple(MachineSpec(code, 0.05) for code in MACHINES),
             modbus=tuple(DeviceSpec(f"dev-{code}", port, bindings=(
@@ -163,6 +168,23 @@ class Stack:
             return direct, urlunsplit(parts._replace(netloc=netloc, path=f"/{self.database_name}"))
         path = self.workdir / "plant.sqlite3"
         return f"sqlite:///{path}", f"sqlite:///{path}"
+
+    def get(self, path: str, key: bool = False) -> int:
+        """The status of a GET as an operator's browser (or, with `key`, the ERP) sends it."""
+        return self.request("GET", path, key=key)
+
+    def request(self, method: str, path: str, body: object = None, key: bool = False) -> int:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if key else {"Cookie": self.cookie}
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}", data=data, headers=headers,
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
 
     def screen(self, path: str) -> Screen:
         return Screen(f"ws://127.0.0.1:{self.web_port}{path}", self.cookie)
@@ -325,9 +347,14 @@ class Screen:
                         self.messages.append((time.monotonic(), json.loads(text)))
             except ConnectionClosed as closed:
                 self.closes.append(closed.rcvd.code if closed.rcvd else None)
-            except (OSError, InvalidHandshake, TimeoutError):
-                self.closes.append(None)
+            except (OSError, InvalidHandshake, TimeoutError) as error:
+                self.closes.append(type(error).__name__)
+            except Exception as error:  # noqa: BLE001 - as the page would, try again; say what it was
+                self.closes.append(repr(error))
             self._stop.wait(1.0)
+
+    def __repr__(self) -> str:
+        return f"{self.connects} connections, {len(self.messages)} messages, closes {self.closes[-5:]}"
 
     def close(self) -> None:
         self._stop.set()

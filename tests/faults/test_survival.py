@@ -37,7 +37,8 @@ def figures():
 
 
 def screens_hear_again(stack, screen, since: float) -> None:
-    wait_for(lambda: screen.received_after(since) > 0, 60, "the line screen gets live messages again")
+    wait_for(lambda: screen.received_after(since) > 0, 60,
+             f"the line screen gets live messages again ({screen})")
 
 
 def test_an_idle_screen_stays_open(stack):
@@ -80,6 +81,12 @@ def test_redis_killed_for_two_minutes_is_no_outage_of_data(stack):
         time.sleep(REDIS_OUTAGE_S)
         # Collection never stopped: readings taken during the outage are stored already.
         stack.collecting_since(killed)
+        # Pages and the API answer without Redis (no live cache, no throttle counts, no broker).
+        assert stack.get("/lines/L/") == 200
+        period = f"start={killed.isoformat()}&end={datetime.now(UTC).isoformat()}".replace("+", "%2B")
+        assert stack.get(f"/api/v1/oee/?line=L&{period}", key=True) == 200
+        observation = {"ts": datetime.now(UTC).isoformat(), "machine": IDLE, "signal": "running", "value": True}
+        assert stack.request("POST", "/api/v1/observations/", [observation], key=True) == 200
         stack.start_redis()
         back, back_clock = datetime.now(UTC), time.monotonic()
         FIGURES[f"Redis killed for {REDIS_OUTAGE_S:.0f} s"] = f"{stack.collecting_since(back):.1f} s"
