@@ -224,6 +224,10 @@ REST_FRAMEWORK = {
 }
 # Requests an API client may make, per second, minute, hour or day (429 with Retry-After beyond).
 API_CLIENT_RATE = env_str("API_CLIENT_RATE", "1200/min")
+# The longest period /api/v1/oee/ answers for (days): its cost grows with the period's length.
+API_MAX_PERIOD_DAYS = env_int("API_MAX_PERIOD_DAYS", 366)
+if API_MAX_PERIOD_DAYS < 1:
+    raise ImproperlyConfigured(f"API_MAX_PERIOD_DAYS={API_MAX_PERIOD_DAYS} must be at least 1 (day)")
 # Webhooks: how long a receiver has to answer, the first wait before a retry (doubling up to an
 # hour), and how old an event may grow before its delivery is given up (seconds).
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT_S", 10)

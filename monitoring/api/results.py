@@ -5,6 +5,9 @@ Every figure is `monitoring.kpi`'s, so the API equals the screens and the shift 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -17,12 +20,14 @@ from rest_framework.response import Response
 from monitoring import kpi
 from monitoring.api.params import required_instant
 from planning.api.access import ApiView, Caller
-from planning.api.fields import Instant
+from planning.api.fields import Instant, whole_number
 from planning.lib.instants import iso
 from planning.models import Area, EventType, Line, Machine, OutboxEvent, Scope, Site
 from planning.schedule import line_calendar
 
-LONGEST_PERIOD_DAYS = 366
+# A period's cost grows with its length (every shift of every line in it, every interval and
+# bucket): /api/v1/oee/ takes up to API_MAX_PERIOD_DAYS (a year by default), the shifts up to a
+# month, as each of their shifts is a result of its own.
 LONGEST_SHIFT_QUERY_DAYS = 31
 STOP_EVENTS = (EventType.STOP_STARTED, EventType.STOP_ENDED, EventType.STOP_LONG)
 
@@ -85,8 +90,9 @@ class OeeView(ApiView):
         start, end = required_instant(params, "start"), required_instant(params, "end")
         if end <= start:
             raise ValidationError({"end": "end must be after start."})
-        if (end - start).days > LONGEST_PERIOD_DAYS:
-            raise ValidationError({"end": f"A period may last at most {LONGEST_PERIOD_DAYS} days."})
+        longest = settings.API_MAX_PERIOD_DAYS
+        if end - start > timedelta(days=longest):
+            raise ValidationError({"end": f"A period may last at most {longest} days: ask for a longer one in parts."})
         visible = Caller.of(request).lines().select_related("area__site", "constraint_machine")
         kind, code = named[0], params[named[0]]
         if kind == "machine":
@@ -213,7 +219,7 @@ class StopsView(ApiView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         since = _cursor(params.get("since", "0") or "0")
-        limit = _limit(params.get("limit", "100"))
+        limit = whole_number(params.get("limit", "100"), "limit", 1, 1000)
         events = stop_events(Caller.of(request).lines(), since, limit)
         return Response({
             "events": [
@@ -238,13 +244,3 @@ def _cursor(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValidationError({"since": f"since={raw!r} is not a cursor: give the `next` of the last answer."})
     return int(raw)
-
-
-def _limit(raw: str) -> int:
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise ValidationError({"limit": f"limit={raw!r} is not a whole number."}) from None
-    if not 1 <= limit <= 1000:
-        raise ValidationError({"limit": "limit must be between 1 and 1000."})
-    return limit

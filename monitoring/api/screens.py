@@ -22,7 +22,7 @@ from monitoring import actions, charts, kpi
 from monitoring.api.params import parse_instant
 from monitoring.models import Event
 from planning.api.access import ApiView, Caller
-from planning.api.fields import Instant
+from planning.api.fields import Instant, WholeNumber, whole_number
 from planning.api.orders import domain_errors
 from planning.lib.instants import iso
 from planning.models import DowntimeReason, Machine, Scope
@@ -224,7 +224,7 @@ class ReasonGivenSerializer(serializers.Serializer):
 
 
 class ScrapSerializer(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = WholeNumber(min_value=1)
     reason = serializers.CharField(required=False, allow_null=True, help_text="A quality reason code.")
 
 
@@ -272,13 +272,7 @@ class EventsView(ApiView):
                    responses={200: MachineEventsSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, code: str) -> Response:
         machine = _visible_machine(request, code)
-        raw = request.query_params.get("limit", "100")
-        try:
-            limit = int(raw)
-        except ValueError:
-            raise ValidationError({"limit": f"limit={raw!r} is not a whole number."}) from None
-        if not 1 <= limit <= MAX_EVENTS:
-            raise ValidationError({"limit": f"limit must be between 1 and {MAX_EVENTS}."})
+        limit = whole_number(request.query_params.get("limit", "100"), "limit", 1, MAX_EVENTS)
         events = Event.objects.filter(machine=machine).select_related("user").order_by("-ts", "-id")[:limit]
         return Response({"machine": machine.code, "events": [_event_json(e) for e in events]})
 
@@ -314,6 +308,7 @@ class AssignReasonView(ApiView):
         now = timezone.now()
         start, end = _period(machine, {}, now)
         start = min(start, stop_start)
+        end = min(end, start + LONGEST_PERIOD)  # a stop of last year costs a month of stops, not a year
         return Response(
             {"machine": machine.code, "event": _event_json(event), "stops": stops(machine, start, end, now)},
             status=status.HTTP_201_CREATED,
@@ -327,11 +322,7 @@ class ScrapView(ApiView):
     def post(self, request: Request, code: str) -> Response:
         machine = _operable_machine(request, code)
         data = _object(request)
-        quantity = data.get("quantity")
-        if isinstance(quantity, str) and quantity.strip().isdigit():
-            quantity = int(quantity)
-        if quantity is None or isinstance(quantity, bool) or not isinstance(quantity, int):
-            raise ValidationError({"quantity": f"quantity must be a whole number of parts, got {quantity!r}."})
+        quantity = whole_number(data.get("quantity"), "quantity", 1, actions.MAX_SCRAP)
         reason = data.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise ValidationError({"reason": "reason must be a reason code or null."})

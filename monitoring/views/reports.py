@@ -18,6 +18,7 @@ from monitoring import charts, kpi
 from monitoring.lib.oee import SIX_BIG_LOSSES
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import ShiftWindow, local_day_bounds
+from planning.lib.instants import EARLIEST, LATEST
 from planning.models import Line, LossCategory, Machine
 from planning.schedule import LineCalendar, line_calendar
 
@@ -157,6 +158,8 @@ def _report_request(request: HttpRequest) -> tuple[Line | None, date, date, list
         last = date.fromisoformat(request.GET["end"]) if request.GET.get("end") else max(first, today)
     except ValueError:
         raise ReportRequestError("Dates must be given as YYYY-MM-DD.") from None
+    if not all(EARLIEST.date() <= day < LATEST.date() for day in (first, last)):
+        raise ReportRequestError(f"Dates must lie between {EARLIEST.year} and {LATEST.year - 1}.")
     if last < first:
         raise ReportRequestError("The last day must not be before the first day.")
     if (last - first).days >= MAX_DAYS:

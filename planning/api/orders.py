@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from planning.api.access import ApiView, Caller
-from planning.api.fields import Instant
+from planning.api.fields import Instant, Number, WholeNumber, whole_number
 from planning.models import Line, Machine, Product, Scope, WorkOrder, WorkOrderStatus
 from planning.workflow import (
     MOVES,
@@ -41,7 +41,7 @@ class Conflict(APIException):
 
 class WorkOrderInSerializer(serializers.Serializer):
     product = serializers.RegexField(CODE, max_length=40, help_text="A product code (PUT /api/v1/products/ first).")
-    quantity = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    quantity = WholeNumber(min_value=1, max_value=2**31 - 1)
     line = serializers.RegexField(CODE, max_length=40)
     machine = serializers.RegexField(CODE, max_length=40, required=False, allow_null=True,
                                      help_text="Leave out (or null) to run the order on the whole line.")
@@ -78,7 +78,7 @@ class ProductSerializer(serializers.Serializer):
     code = serializers.CharField(read_only=True)
     name = serializers.CharField(max_length=120)
     cycle_times = serializers.DictField(
-        child=serializers.FloatField(), help_text="Ideal seconds per part, by machine code.",
+        child=Number(), help_text="Ideal seconds per part, by machine code.",
     )
 
 
@@ -108,6 +108,10 @@ class OrderCursor(CursorPagination):
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        return self.page_size if raw in (None, "") else whole_number(raw, "limit", 1, self.max_page_size)
 
 
 class WorkOrderListView(ApiView):
