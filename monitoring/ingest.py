@@ -6,15 +6,20 @@ here with what was wrong; the pipeline rejects the rest (an unknown machine, a b
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from monitoring.pipeline import ObservationIn
 from planning.lib.instants import read_instant
+from planning.lib.text import text_problem
 
 HEADER = ["ts", "machine", "signal", "value"]
+# No observation's line is nearly this long; a longer one is refused, and read no further.
+MAX_LINE_BYTES = 4096
+MAX_FIELD_CHARS = 100
 
 
 class FileRejected(ValueError):
@@ -37,7 +42,7 @@ class Read:
 
 def _instant(text: object, origin: int, read: Read):
     if not isinstance(text, str):
-        read.bad.append((origin, f"ts {text!r} must be an ISO 8601 date-time string"))
+        read.bad.append((origin, f"ts must be an ISO 8601 date-time string, not {json_type(text)}"))
         return None
     try:
         return read_instant(text)
@@ -46,22 +51,52 @@ def _instant(text: object, origin: int, read: Read):
         return None
 
 
-def read_csv(stream: io.TextIOBase) -> Read:
-    """Observations of a CSV with the header ts,machine,signal,value; origins are file line numbers."""
-    reader = csv.reader(stream)
+def read_csv(stream: BinaryIO) -> Read:
+    """Observations of a UTF-8 CSV with the header ts,machine,signal,value; origins are file line numbers.
+
+    A line that is not UTF-8 or is too long is rejected with its number, as a row with bad text is;
+    FileRejected when the whole file cannot be read (no header, UTF-16, a field of over 128 KB).
+    """
+    read = Read()
+    reader = csv.reader(_text_lines(stream, read))
     try:
-        return _read_csv(reader)
-    except csv.Error as error:  # a field of over 128 KB, a NUL byte: no sensible row can follow
+        return _read_csv(reader, read)
+    except csv.Error as error:  # a quoted field running over 128 KB: no sensible row can follow
         raise FileRejected(f"line {reader.line_num}: {error}") from None
 
 
-def _read_csv(reader) -> Read:
+def _text_lines(stream: BinaryIO, read: Read) -> Iterator[str]:
+    """The file's lines decoded; each that cannot be is rejected in `read` and read as an empty line,
+    so the CSV reader's line numbers stay the file's."""
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if number == 1:
+            if line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in line:
+                raise FileRejected("line 1: the file is UTF-16 or UTF-32 text: save it as UTF-8 (CSV UTF-8)")
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(MAX_LINE_BYTES + 1)
+            read.bad.append((number, f"the line is longer than {MAX_LINE_BYTES} bytes: no observation is"))
+            yield "\n"
+            continue
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            read.bad.append((number, f"not UTF-8 (byte 0x{line[error.start]:02x} at byte {error.start + 1} of the "
+                                     "line): save the file as UTF-8"))
+            yield "\n"
+
+
+def _read_csv(reader, read: Read) -> Read:
     header = next(reader, None)
     if header is None:
         raise FileRejected("the file is empty: expected a header line ts,machine,signal,value")
+    if read.bad and read.bad[0][0] == 1:
+        raise FileRejected(f"line 1: {read.bad[0][1]}")
     if [h.strip().lower() for h in header] != HEADER:
-        raise FileRejected(f"line 1: the header must be ts,machine,signal,value, got {','.join(header)}")
-    read = Read()
+        raise FileRejected(f"line 1: the header must be ts,machine,signal,value, got {','.join(header)!r}")
     for row in reader:
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
@@ -69,12 +104,30 @@ def _read_csv(reader) -> Read:
         if len(row) != 4:
             read.bad.append((line, f"expected 4 fields (ts,machine,signal,value), got {len(row)}"))
             continue
+        problem = _text_problem(dict(zip(HEADER, row)))
+        if problem:
+            read.bad.append((line, problem))
+            continue
         ts_text, machine, signal, value = (cell.strip() for cell in row)
         ts = _instant(ts_text, line, read)
         if ts is not None:
             read.observations.append(ObservationIn(machine, ts, signal, value))
             read.origins.append(line)
     return read
+
+
+def _text_problem(fields: dict) -> str | None:
+    """What is wrong with the first field whose text is too long or cannot be stored, naming it."""
+    for name in HEADER:
+        text = fields[name]
+        if not isinstance(text, str):
+            continue
+        if len(text) > MAX_FIELD_CHARS:
+            return f"{name} is {len(text):,} characters long: no time, code or value is over {MAX_FIELD_CHARS}"
+        problem = text_problem(text)
+        if problem:
+            return f"{name} {problem}"
+    return None
 
 
 def read_items(items: object) -> Read:
@@ -94,13 +147,25 @@ def read_items(items: object) -> Read:
             read.bad.append((index, "machine and signal are strings (codes)"))
             continue
         if isinstance(item["value"], (list, dict)) or item["value"] is None:
-            read.bad.append((index, f"value {item['value']!r} must be a number, a boolean or a string"))
+            read.bad.append((index, f"value must be a number, a boolean or a string, not {json_type(item['value'])}"))
+            continue
+        problem = _text_problem(item)
+        if problem:
+            read.bad.append((index, problem))
             continue
         ts = _instant(item["ts"], index, read)
         if ts is not None:
             read.observations.append(ObservationIn(item["machine"], ts, item["signal"], item["value"]))
             read.origins.append(index)
     return read
+
+
+def json_type(value: object) -> str:
+    """What a JSON value is, in words: `an object`, `a list`, `null`."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def rejections(read: Read, rejected: Iterable) -> list[tuple[int, str]]:

@@ -26,6 +26,7 @@ from monitoring.lib.states import PEOPLE_SIGNALS, Obs, Replay
 from monitoring.models import Observation
 from monitoring.projection import rederive, resume_point, stored_observations
 from planning.lib.instants import out_of_range
+from planning.lib.text import text_problem
 from planning.models import DowntimeReason, Machine
 
 
@@ -116,11 +117,18 @@ def validate(
 
 
 def _validated(batch: list[ObservationIn]) -> tuple[list[Checked], list[Rejection]]:
-    codes = {item.machine_code for item in batch}
+    # A code no database can even be asked for (one with a NUL) matches nothing: validate() then
+    # rejects its observation alone, not the whole batch with a database error.
+    codes = {code for code in {item.machine_code for item in batch} if _askable(code)}
     machines = {m.code: m for m in Machine.objects.filter(code__in=codes).prefetch_related("fault_codes__reason")}
-    reason_codes = {str(item.value).strip() for item in batch if item.signal == "reason"}
+    reason_codes = {code for code in {str(item.value).strip() for item in batch if item.signal == "reason"}
+                    if _askable(code)}
     known_reasons = set(DowntimeReason.objects.filter(code__in=reason_codes).values_list("code", flat=True))
     return validate(batch, machines, known_reasons)
+
+
+def _askable(code: object) -> bool:
+    return not isinstance(code, str) or text_problem(code) is None
 
 
 def check_observations(observations: Iterable[ObservationIn]) -> list[Rejection]:

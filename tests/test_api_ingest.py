@@ -93,8 +93,20 @@ def test_an_observation_from_the_future_or_from_no_plants_time_is_rejected(sende
     assert "in the future" in messages[3] and "not between" in messages[4]
 
 
-def test_a_nul_character_is_a_400_in_a_json_body_a_csv_body_and_a_url(client, sender):
-    assert sender([{**ITEMS[0], "signal": "run\u0000ning"}]).status_code == 400
-    assert sender("ts,machine,signal,value\n2026-01-12T09:00:00Z,B1,run\x00ning,true\n", "text/csv").status_code == 400
+def test_an_item_with_a_nul_or_a_control_character_is_rejected_and_the_others_applied(sender):
+    body = [{**ITEMS[0], "signal": "run\u0000ning"}, {**ITEMS[1], "machine": "B\u00011"}, ITEMS[2],
+            {**ITEMS[0], "value": "\ud800"}]
+    answer = sender(body).json()
+    assert answer["applied"] == 1
+    assert [r["index"] for r in answer["rejected"]] == [0, 1, 3]
+    assert "signal holds a NUL character" in answer["rejected"][0]["message"]
+    assert "machine holds the control character \\u0001" in answer["rejected"][1]["message"]
+    assert "lone surrogate" in answer["rejected"][2]["message"]
+    csv = "ts,machine,signal,value\n2026-01-12T09:00:00Z,B1,run\x00ning,true\n2026-01-12T09:00:30Z,B1,total_count,10\n"
+    answer = sender(csv, "text/csv").json()
+    assert answer["rejected"] == [{"index": 2, "message": "signal holds a NUL character (\\u0000)"}]
+    assert Observation.objects.count() == 2
+
+
+def test_a_nul_character_in_a_url_is_a_400(client):
     assert client.get("/api/v1/oee/", {"line": "B\x00"}).status_code == 400
-    assert not Observation.objects.exists()

@@ -13,7 +13,7 @@ import io
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,25 +22,25 @@ from monitoring.ingest import FileRejected, read_csv, read_items, rejections
 from monitoring.pipeline import record_observations
 from planning.api.access import ApiView, Caller
 from planning.api.fields import Instant
-from planning.api.parsers import StrictJSONParser
+from planning.api.parsers import StrictJSONParser, read_body
 from planning.models import Machine, Scope
 
 MAX_ITEMS = 100_000
 
 
 class CsvParser(BaseParser):
-    """A text/csv body, as text."""
+    """A text/csv body, as bytes: `read_csv` decodes it line by line, rejecting a line that is not UTF-8."""
 
     media_type = "text/csv"
 
-    def parse(self, stream, media_type=None, parser_context=None) -> str:
-        try:
-            text = stream.read().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise ParseError(f"The CSV is not UTF-8: {error}") from None
-        if "\x00" in text:
-            raise ParseError("A NUL character is not allowed in the CSV.")
-        return text
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        return read_body(stream)
+
+
+class ItemsParser(StrictJSONParser):
+    """JSON whose bad text or number is not the whole body's fault: `read_items` rejects the item."""
+
+    check_body = False
 
 
 class ObservationSerializer(serializers.Serializer):
@@ -65,7 +65,7 @@ class IngestSerializer(serializers.Serializer):
 
 class ObservationsView(ApiView):
     scopes = {"POST": Scope.OBSERVATIONS_WRITE}
-    parser_classes = [StrictJSONParser, CsvParser]
+    parser_classes = [ItemsParser, CsvParser]
 
     @extend_schema(
         request={"application/json": ObservationSerializer(many=True), "text/csv": OpenApiTypes.STR},
@@ -77,8 +77,8 @@ class ObservationsView(ApiView):
     )
     def post(self, request: Request) -> Response:
         try:
-            if isinstance(request.data, str):
-                read = read_csv(io.StringIO(request.data, newline=""))
+            if isinstance(request.data, bytes):
+                read = read_csv(io.BytesIO(request.data))
             else:
                 read = read_items(request.data)
         except FileRejected as error:

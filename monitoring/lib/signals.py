@@ -31,7 +31,8 @@ def _boolean(signal: str, raw: object) -> bool:
 
 
 def _whole(signal: str, raw: object, minimum: int = 0) -> int:
-    if isinstance(raw, bool):
+    # float() reads "٣" and "３" as 3: a device or an ERP writes its digits in ASCII, anything else is a mistake.
+    if isinstance(raw, bool) or (isinstance(raw, str) and not raw.isascii()):
         raise ValueError(f"{signal} must be a whole number, got {raw!r}")
     try:
         number = float(raw) if not isinstance(raw, int) else raw
@@ -67,8 +68,8 @@ def parse_value(signal: str, raw: object) -> Value:
         return _whole(signal, raw, minimum=1)
     if signal == "reason":
         code = str(raw).strip()
-        if not code or len(code) > 40:
-            raise ValueError(f"reason must be a reason code of 1–40 characters, got {raw!r}")
+        if not code or len(code) > 40 or not code.isprintable():
+            raise ValueError(f"reason must be a reason code of 1–40 characters (no control characters), got {raw!r}")
         return code
     raise ValueError(f"unknown signal {signal!r}: expected one of {', '.join(ALL_SIGNALS)}")
 

@@ -1,8 +1,7 @@
-"""manage.py import_observations FILE: load observations from CSV (`ts,machine,signal,value`)."""
+"""manage.py import_observations FILE: load observations from CSV (`ts,machine,signal,value`, UTF-8)."""
 
 from __future__ import annotations
 
-import io
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -25,9 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, skip_bad: bool, **options) -> None:
         try:
             if file == "-":
-                read = read_csv(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline=""))
+                read = read_csv(sys.stdin.buffer)
             else:
-                with open(file, encoding="utf-8-sig", newline="") as stream:
+                with open(file, "rb") as stream:
                     read = read_csv(stream)
         except OSError as error:
             raise CommandError(f"cannot read {file}: {error.strerror}") from None
