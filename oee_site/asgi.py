@@ -12,13 +12,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oee_site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from monitoring.live.routing import websocket_urlpatterns  # noqa: E402
+from monitoring.live.routing import LiveRouter, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    # Websockets check the session (AuthMiddlewareStack) and the Origin against ALLOWED_HOSTS.
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    # Websockets check the session (AuthMiddlewareStack) and the Origin against ALLOWED_HOSTS;
+    # a path with no consumer is closed with 4404.
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(LiveRouter(websocket_urlpatterns))),
 })

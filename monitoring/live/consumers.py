@@ -16,10 +16,12 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from redis.exceptions import RedisError
 
 from monitoring import live
-from planning.models import Line, Machine
+from planning.lib.text import shown
+from planning.models import Line, Machine, code_validator
 from planning.permissions import can_operate_line, can_view_line, role_of
 
 NOT_LOGGED_IN = 4401
@@ -27,6 +29,8 @@ FORBIDDEN = 4403
 NOT_FOUND = 4404
 REDIS_WAIT_S = 10
 TRY_AGAIN_LATER = 4503  # 1013 would say it, but autobahn (daphne) sends only 1000 and 3000-4999
+# What a screen sends is {"type": "ping"}; anything much longer is not meant for us.
+MAX_CLIENT_MESSAGE = 4096
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,11 @@ class Watch:
 
 def watch_for(user, kind: str, code: str | None) -> Watch:
     """The watch of `user` on the plant, a line or a machine; Refused(close code) when not allowed."""
+    if kind in ("machine", "line"):
+        try:
+            code_validator(code)
+        except ValidationError:  # no such code can exist (and a NUL in it would reach the database)
+            raise Refused(NOT_FOUND) from None
     if kind == "machine":
         machine = Machine.objects.with_plant().filter(code=code).first()
         if machine is None:
@@ -173,8 +182,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if text_data is None:
             await self._error("binary frames are not understood: send JSON text such as {\"type\": \"ping\"}")
             return
+        if len(text_data) > MAX_CLIENT_MESSAGE:
+            await self._error(f"a message may hold at most {MAX_CLIENT_MESSAGE:,} characters")
+            return
         try:
             content = json.loads(text_data)
+        except RecursionError:
+            await self._error("not valid JSON (nested too deeply)")
+            return
         except ValueError as error:
             await self._error(f"not valid JSON ({error})")
             return
@@ -183,7 +198,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         elif content["type"] == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self._error(f"unknown message type {content['type']!r}: only \"ping\" is understood")
+            kind = shown(content["type"]) if isinstance(content["type"], str) else f"of {type(content['type']).__name__}"
+            await self._error(f"unknown message type {kind}: only \"ping\" is understood")
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
