@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 from monitoring.collectors.base import ProbeRow, run_probe
 from monitoring.collectors.host import DeviceSpec
 from monitoring.collectors.settings import ModbusSettings, NodeBinding, OpcUaSettings
+from monitoring.lib.addresses import host_problem, opcua_url_problem, port_problem
 from monitoring.lib.registers import COIL, DISCRETE, RegisterBinding, RegisterMapError
 from monitoring.models.history import Signal
 from planning.encryption import EncryptedTextField
@@ -110,6 +111,16 @@ class ModbusDevice(Device):
     class Meta(Device.Meta):
         verbose_name = "Modbus TCP device"
 
+    def clean(self) -> None:
+        # The field validators leave a port of 0, and any text as a host (the admin once saved "06:00").
+        # (An empty field is reported by the field itself.)
+        errors = {name: problem for name, problem in (
+            ("host", host_problem(self.host) if self.host else None),
+            ("port", port_problem(self.port) if self.port is not None else None),
+        ) if problem}
+        if errors:
+            raise ValidationError(errors)
+
     def collector_settings(self, bindings: list[SignalBinding]) -> ModbusSettings:
         return ModbusSettings(
             code=self.code, host=self.host, port=self.port, unit_id=self.unit_id, word_order=self.word_order,
@@ -171,6 +182,9 @@ class OpcUaEndpoint(Device):
         )
 
     def clean(self) -> None:
+        problem = opcua_url_problem(self.url) if self.url else None
+        if problem:
+            raise ValidationError({"url": problem})
         secure = self.security_mode != SecurityMode.NONE
         if secure and self.security_policy == SecurityPolicy.NONE:
             raise ValidationError({"security_policy": f"Mode {self.security_mode} needs a security policy."})

@@ -33,6 +33,7 @@ from monitoring.plantfile.reading import (
     whole,
 )
 from monitoring.plantfile.schedule import import_calendar_exceptions, import_shift_pattern
+from planning.lib.text import text_problem
 from planning.models import (
     Area,
     DowntimeReason,
@@ -264,7 +265,7 @@ class PlantImport:
             return None
         self.defined[SignalBinding][key] = path
         existing = None
-        if machine is not None and isinstance(signal, str):
+        if machine is not None and isinstance(signal, str) and text_problem(signal) is None:
             existing = SignalBinding.objects.filter(machine=machine, signal=signal).first()
         binding = existing or SignalBinding()
         before = snapshot(existing) if existing else None
@@ -315,7 +316,8 @@ class PlantImport:
     def find_coded(self, model: type[models.Model], node: dict, path: str) -> tuple[models.Model | None, dict | None]:
         """The object with the node's code (or a new one) and a snapshot of it as it was; None for a duplicate."""
         code = node.get("code")
-        if isinstance(code, (str, int)) and not isinstance(code, bool):
+        # A code the CODE field refuses (one with a NUL would even break the query) is reported by it.
+        if isinstance(code, (str, int)) and not isinstance(code, bool) and text_problem(str(code)) is None:
             code = str(code)
             first = self.defined[model].get(code)
             if first is not None:
@@ -391,6 +393,10 @@ class PlantImport:
             self.problems.add(path, f"must be the code of a {model._meta.verbose_name}")
             return None
         code = str(code)
+        problem = text_problem(code)
+        if problem:
+            self.problems.add(path, f"must be the code of a {model._meta.verbose_name}, but it {problem}")
+            return None
         if code in self.failed[model]:
             return None
         found = model.objects.filter(code=code).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -11,6 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 
 from planning.lib.calendar import WEEKDAYS
+from planning.lib.text import text_problem
 
 DAY_NAMES = {name[:3].lower(): index for index, name in enumerate(WEEKDAYS)} | {
     name.lower(): index for index, name in enumerate(WEEKDAYS)
@@ -40,13 +42,22 @@ def at(path: str, key: object) -> str:
 def text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError("must be text")
+    problem = text_problem(str(value))
+    if problem:  # "\0" in a quoted YAML string: no database stores it
+        raise ValueError(f"must be text, but it {problem}")
     return str(value)
 
 
 def number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("must be a number")
-    return float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # a whole number past what a float holds
+        raise ValueError("must be a number of sensible size") from None
+    if not math.isfinite(result):  # YAML's .inf and .nan
+        raise ValueError("must be a finite number, not .inf or .nan")
+    return result
 
 
 def positive(value: Any) -> float:
