@@ -93,6 +93,22 @@ def test_an_observation_from_the_future_or_from_no_plants_time_is_rejected(sende
     assert "in the future" in messages[3] and "not between" in messages[4]
 
 
+def test_the_bounds_on_observation_time_are_settings(sender, settings):
+    # A PLC whose clock was never set sends 1970 or 2000; one running ahead makes the past a gap.
+    settings.OBSERVATIONS_NOT_BEFORE, settings.OBSERVATIONS_MAX_AHEAD_S = "2020-01-01", 30
+    body = [
+        {"ts": "2019-12-31T23:59:59Z", "machine": "B1", "signal": "running", "value": True},
+        {"ts": (timezone.now() + timedelta(seconds=90)).isoformat(), "machine": "B1", "signal": "running",
+         "value": True},
+        {"ts": "2020-01-01T00:00:00Z", "machine": "B1", "signal": "running", "value": True},
+    ]
+    answer = sender(body).json()
+    assert answer["applied"] == 1
+    messages = {r["index"]: r["message"] for r in answer["rejected"]}
+    assert "before 2020-01-01 (OBSERVATIONS_NOT_BEFORE)" in messages[0]
+    assert "more than 30 s ahead" in messages[1]
+
+
 def test_an_item_with_a_nul_or_a_control_character_is_rejected_and_the_others_applied(sender):
     body = [{**ITEMS[0], "signal": "run\u0000ning"}, {**ITEMS[1], "machine": "B\u00011"}, ITEMS[2],
             {**ITEMS[0], "value": "\ud800"}]
