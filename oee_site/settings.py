@@ -159,6 +159,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # given worker; a collector is one never-ending task, so a worker reserves one task at a time.
 CELERY_WORKER_DIRECT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A collector is a task that runs for the worker's life and must outlive a broker outage: it
+# keeps reading while Redis is away (Celery warns that a future default will cancel it).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE = {
     "supervise-collectors": {"task": "monitoring.tasks.supervise", "schedule": 10.0},
     # The figures of a shift move on while nothing changes: screens get fresh ones this often.
