@@ -210,3 +210,17 @@ def test_read_now_reports_a_device_that_does_not_answer(
     section = page[page.index('id="read-now-dev-L1-FILL"'):]
     assert "<td>total_count</td>" in section and "<td>L1-FILL</td>" in section
     assert f"cannot connect to 127.0.0.1:{modbus.port}" in section
+
+
+def test_an_endpoints_secrets_stay_out_of_its_collector_settings_text_but_a_new_password_rebuilds_it(
+    machine: Machine, opcua: OpcUaEndpoint,
+) -> None:
+    # The settings' text form may end up in a log; the spec's version must still see a new password.
+    opcua.password, opcua.client_private_key = "s3cret-pass", "-----BEGIN PRIVATE KEY-----x"
+    binding = SignalBinding.objects.create(machine=machine, signal="running", opcua_endpoint=opcua,
+                                           node_id="ns=2;s=Run")
+    settings = opcua.collector_settings([binding])
+    assert "s3cret-pass" not in repr(settings) and "PRIVATE KEY" not in repr(settings)
+    before = opcua.device_spec([binding]).version
+    opcua.password = "another-pass"
+    assert opcua.device_spec([binding]).version != before

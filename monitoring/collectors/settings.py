@@ -50,10 +50,11 @@ class OpcUaSettings:
     security_mode: str = "None"
     security_policy: str = "None"
     client_certificate: str = ""
-    client_private_key: str = ""
+    # Secrets stay out of the text form, which may end up in a log (the version uses every field).
+    client_private_key: str = field(default="", repr=False)
     server_certificate: str = ""
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     publishing_interval: float = 0.5
     sampling_interval: float = 0.25
     timeout: float = 2.0

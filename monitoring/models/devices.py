@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
+from dataclasses import astuple
 from functools import partial
 from typing import ClassVar
 
@@ -71,7 +72,8 @@ class Device(models.Model):
         """The device as the collector host runs it. Raises RegisterMapError for a map it cannot read."""
         settings = self.collector_settings(bindings)
         machines = {b.machine.code: b.machine.expected_interval for b in bindings}
-        version = repr((settings, self.scan_interval, self.reconnect_backoff, sorted(machines.items())))
+        # astuple: every field, the secrets too (a new password must rebuild the session), which repr leaves out.
+        version = repr((astuple(settings), self.scan_interval, self.reconnect_backoff, sorted(machines.items())))
         return DeviceSpec(
             kind=self.kind, code=self.code, scan_interval=self.scan_interval,
             reconnect_backoff=self.reconnect_backoff, machines=machines,
