@@ -32,9 +32,13 @@ from planning.encryption import EncryptedTextField
 SET, NOT_SET = "(set)", "(not set)"
 
 
-def track(model: type[models.Model], exclude: Iterable[str] = (), m2m: Iterable[str] = ()) -> None:
-    """Keep an audit trail of the model's changes, without the fields in `exclude` and with its secrets masked."""
+def track(
+    model: type[models.Model], exclude: Iterable[str] = (), m2m: Iterable[str] = (), masked: Iterable[str] = (),
+) -> None:
+    """Keep an audit trail of the model's changes, without the fields in `exclude`, with its secrets
+    (and the fields in `masked`) recorded only as set or not set."""
     secrets = [field.name for field in model._meta.concrete_fields if isinstance(field, EncryptedTextField)]
+    secrets += list(masked)
     auditlog.register(
         model, exclude_fields=list(exclude), m2m_fields=set(m2m),
         mask_fields=secrets, mask_callable="planning.audit.mask_secret",
@@ -77,6 +81,11 @@ def track_planning() -> None:
     # A key's hash is no secret, but nobody needs it in the trail; its prefix names it.
     track(ApiKey, exclude=["id", "hashed_key"])
     track(WebhookSubscription, exclude=["created"])
+    # Who may do what is configuration too: accounts, their roles (groups) and flags. A password
+    # change is recorded as a change, never its hash; logins are no configuration.
+    from django.contrib.auth.models import Group, User
+    track(User, exclude=["last_login"], m2m=["groups"], masked=["password"])
+    track(Group, m2m=["permissions"])
 
 
 def who_acted(request: HttpRequest) -> dict[str, str]:

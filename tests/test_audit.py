@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -171,3 +171,17 @@ def test_a_machines_first_observation_kept_by_the_pipeline_is_no_configuration_c
     machine.save()
 
     assert [entry.action for entry in entries_of(machine)] == [LogEntry.Action.CREATE]
+
+
+def test_accounts_and_their_roles_are_in_the_trail_without_password_hashes(admin_client: Client) -> None:
+    user = User.objects.create_user("op-new", password="first-password-1")
+    operators = Group.objects.get_or_create(name="Operators")[0]
+    user.groups.add(operators)
+    user.set_password("second-password-2")
+    user.save()
+    entries = entries_of(user)
+    assert [e.action for e in entries][:1] == [LogEntry.Action.CREATE]
+    recorded = str([(e.changes_dict, e.additional_data) for e in entries])
+    assert "Operators" in recorded  # the role given
+    assert "first-password" not in recorded and "pbkdf2" not in recorded and "md5" not in recorded
+    assert any(e.changes_dict.get("password") == ["(set)", "(set)"] for e in entries)
