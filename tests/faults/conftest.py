@@ -316,7 +316,10 @@ def write_figures() -> None:
 
 
 class Screen:
-    """A line screen's websocket, reconnecting as the page's script does; counts the messages it gets."""
+    """A line screen's websocket, reconnecting as the page's script does (static/oee/common.js: a ping
+    every 15 s, the socket dropped after 35 s without any message, then a new one); counts the messages."""
+
+    PING_EVERY, SILENT_FOR = 15.0, 35.0
 
     def __init__(self, url: str, cookie: str) -> None:
         self.url, self.cookie = url, cookie
@@ -328,7 +331,8 @@ class Screen:
         self._thread.start()
 
     def received_after(self, moment: float) -> int:
-        return sum(1 for at, _ in self.messages if at > moment)
+        """Live messages (a snapshot or a machine's update; not pongs) received after `moment`."""
+        return sum(1 for at, message in self.messages if at > moment and message.get("type") in ("snapshot", "machine"))
 
     def _run(self) -> None:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -339,12 +343,21 @@ class Screen:
                 with connect(self.url, additional_headers={"Cookie": self.cookie, "Origin": "http://127.0.0.1"},
                              open_timeout=10) as socket:
                     self.connects += 1
+                    last_message = pinged = time.monotonic()
                     while not self._stop.is_set():
+                        now = time.monotonic()
+                        if now - last_message > self.SILENT_FOR:
+                            self.closes.append("silent")
+                            break
+                        if now - pinged > self.PING_EVERY:
+                            socket.send(json.dumps({"type": "ping"}))
+                            pinged = now
                         try:
                             text = socket.recv(timeout=0.5)
                         except TimeoutError:
                             continue
-                        self.messages.append((time.monotonic(), json.loads(text)))
+                        last_message = time.monotonic()
+                        self.messages.append((last_message, json.loads(text)))
             except ConnectionClosed as closed:
                 self.closes.append(closed.rcvd.code if closed.rcvd else None)
             except (OSError, InvalidHandshake, TimeoutError) as error:
