@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections import Counter
 
 import pytest
 
-from monitoring.collectors.host import CollectorHost, DeviceSpec as HostSpec, backoff_delay
+from monitoring.collectors.host import CollectorHost, backoff_delay
+from monitoring.collectors.host import DeviceSpec as HostSpec
 from monitoring.collectors.modbus import ModbusCollector, ModbusSettings
 from monitoring.lib.registers import RegisterBinding
 from monitoring.simulator.behaviour import SimulatedMachine
@@ -119,10 +121,39 @@ async def test_every_scan_round_goes_to_the_sink_in_few_batches():
     for device in devices:
         await device.stop()
     scans = sum(d.function_codes[3] for d in devices)
-    # One batch per flush interval at most, whatever the number of scans: never one per scan.
+    # A batch waits one flush interval for others to join it: never one batch per scan.
     assert batches <= elapsed / 0.2 + 2
     assert 2 * batches <= scans
     assert len(sink.samples) > sink.batches
+
+
+async def test_what_is_read_while_the_sink_is_busy_goes_in_one_batch_in_order():
+    devices = await serve(5)
+    release = threading.Event()
+    calls: list[list] = []
+
+    def slow_sink(batch) -> None:
+        calls.append(list(batch))
+        if len(calls) == 1:
+            release.wait(30)  # the database is slow this once
+
+    host = CollectorHost(slow_sink)  # the default: no fixed wait, a batch goes when it has something
+    host.start()
+    for device in devices:
+        host.add(host_spec(device, interval=0.05))
+    await until(lambda: calls, "the first batch")
+    scans = lambda: sum(s["scans"] for s in host.stats().values())  # noqa: E731
+    busy_from = scans()
+    await until(lambda: scans() >= busy_from + 40, "40 scans while the sink is busy")
+    release.set()
+    await until(lambda: len(calls) >= 2, "the batch after")
+    await host.stop()
+    for device in devices:
+        await device.stop()
+    # Forty scans of five devices became one batch, not forty.
+    assert len({s.machine_code for s in calls[1]}) == 5
+    counts = [s.value for batch in calls for s in batch if s.machine_code == "M0" and s.signal == "total_count"]
+    assert counts == sorted(counts) and len(counts) >= 2
 
 
 async def test_a_silent_device_puts_its_machines_in_no_data_and_back():

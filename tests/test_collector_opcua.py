@@ -295,6 +295,35 @@ async def test_it_polls_when_the_server_refuses_subscriptions() -> None:
 
 
 @module_loop
+async def test_the_host_reads_a_subscribed_change_when_it_arrives_not_at_the_next_scan() -> None:
+    from monitoring.collectors.host import CollectorHost, DeviceSpec
+
+    machine = Machine("OVEN-2", total_count=10)
+    async with simulator([machine]) as server:
+        samples = []
+        host = CollectorHost(samples.extend)
+        host.start()
+        settings, bindings = fast(server.url), bindings_of(server, "OVEN-2")
+        # One scan an hour: only the subscription's news can bring the change within the test.
+        host.add(DeviceSpec("opcua", "oven", 3600.0, 0.05, {"OVEN-2": 7200.0},
+                            lambda: OpcUaCollector(settings, bindings)))
+        try:
+            counts = lambda: [s.value for s in samples if s.signal == "total_count"]  # noqa: E731
+            deadline = time.monotonic() + 20
+            while counts() != [10]:
+                assert time.monotonic() < deadline, f"the first scan's values never came: {samples}"
+                await asyncio.sleep(0.02)
+            scans = host.runs["opcua:oven"].scans
+            machine.total_count = 11
+            while counts() != [10, 11]:
+                assert time.monotonic() < deadline, f"the change never came: {counts()}"
+                await asyncio.sleep(0.02)
+            assert host.runs["opcua:oven"].scans > scans  # read on its news, between two scans
+        finally:
+            await host.stop()
+
+
+@module_loop
 async def test_after_a_server_restart_reconnect_builds_a_new_session_and_subscription(
     simulated: SimulatedPlant,
 ) -> None:

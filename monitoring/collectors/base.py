@@ -1,5 +1,8 @@
 """The one contract every collector keeps: connect, read a batch of signals, close; and read once.
 
+Between two reads the host waits in `wait_for_news`: a polled device sleeps until its next
+scan; a device with subscriptions returns as soon as changes arrive, so they are read then.
+
 A collector owns one device session, built from the plain settings its device model gives
 (`monitoring.collectors.settings`). It never writes to the device. Anything that goes wrong
 on the wire (refused, timeout, exception code, garbage, lost session) is raised as
@@ -52,6 +55,10 @@ class Collector(abc.ABC):
     @abc.abstractmethod
     async def read(self) -> list[Reading]:
         """Return the readings gathered since the last call (a poll, or what subscriptions queued)."""
+
+    async def wait_for_news(self, timeout: float) -> None:
+        """Wait `timeout` seconds for the next scan; a device that reports changes by itself returns on its news."""
+        await asyncio.sleep(timeout)
 
     @abc.abstractmethod
     async def close(self) -> None:

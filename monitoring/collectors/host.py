@@ -3,11 +3,14 @@
 No Django here: `monitoring.collectors.wiring` gives it its devices and its sinks.
 
 Each device gets its own task with its own session, so a device that hangs or answers garbage
-only ever delays itself. Readings pass a change filter (a signal is sent when its value changes,
-or as a heartbeat every half of its machine's expected interval) into an outbox that a flusher
-hands to the sink in one call per round (≤ `flush_interval`), from one worker thread so batches
-arrive in order. A watchdog turns a device silent for three scan intervals into `connected =
-false` observations for its machines, and `connected = true` when it answers again.
+only ever delays itself; a device that reports changes by itself (an OPC UA subscription) is
+read as they arrive, not at its next scan. Readings pass a change filter (a signal is sent when
+its value changes, or as a heartbeat every half of its machine's expected interval) into an
+outbox. The flusher hands it to the sink as soon as it holds something: it waits at most
+`flush_interval` after the first reading for others to join the batch, and what arrives while
+the sink is busy goes in the next one, from one worker thread so batches arrive in order. A
+watchdog turns a device silent for three scan intervals into `connected = false` observations
+for its machines, and `connected = true` when it answers again.
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ class CollectorHost:
         *,
         name: str = "collector",
         health_sink: Callable[[list[HealthRow]], object] | None = None,
-        flush_interval: float = 0.2,
+        flush_interval: float = 0.005,
         health_every: float = 10.0,
         max_backoff: float = MAX_BACKOFF,
         max_backlog: int = 1_000_000,
@@ -155,6 +158,8 @@ class CollectorHost:
         self._watchdog: asyncio.Task | None = None
         self._rng = random.Random()
         self._closing = asyncio.Event()
+        self._news = asyncio.Event()
+        """Set when the outbox gets its first reading or a device's health changes: the flusher's cue."""
         self._removed_health: list[HealthRow] = []
 
     # -- devices -------------------------------------------------------------------------
@@ -181,6 +186,7 @@ class CollectorHost:
         if disconnected:
             self._emit_connected(run, False, datetime.now(UTC))
         self._removed_health.append(self._health_row(run, owned=False))
+        self._news.set()
 
     async def replace(self, spec: DeviceSpec) -> None:
         """Rebuild the session of a device whose configuration changed."""
@@ -210,6 +216,7 @@ class CollectorHost:
         await _cancel(self._watchdog)
         # Let a delivery in progress finish (never cancel it half way), then send the rest.
         self._closing.set()
+        self._news.set()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         try:
@@ -248,12 +255,14 @@ class CollectorHost:
                         # Values the collector dropped (e.g. an OPC UA node of the wrong type).
                         for error in take_errors():
                             self._value_error(run, str(error))
-                    due += spec.scan_interval
                     now = loop.time()
-                    if due <= now:
-                        # Too slow for the interval: skip the missed ticks instead of bursting.
-                        due = now + spec.scan_interval - (now - due) % spec.scan_interval
-                    await asyncio.sleep(due - now)
+                    if now >= due:  # a scan on schedule (not news read between two scans)
+                        due += spec.scan_interval
+                        if due <= now:
+                            # Too slow for the interval: skip the missed ticks instead of bursting.
+                            due = now + spec.scan_interval - (now - due) % spec.scan_interval
+                    # Until the next scan, unless the device has news before (a subscription's changes).
+                    await collector.wait_for_news(due - now)
             except CollectorError as error:
                 self._failed(run, str(error))
             except Exception as error:  # noqa: BLE001 - a bug in one session must not end the host
@@ -273,7 +282,7 @@ class CollectorHost:
         ts = datetime.now(UTC)
         health = run.health
         if not health.connected or health.consecutive_errors:
-            run.health_dirty = True
+            self._health_changed(run)
         health.connected, health.consecutive_errors = True, 0
         health.last_good_read = ts
         if run.silent or not run.announced:
@@ -297,12 +306,14 @@ class CollectorHost:
                 continue
             outbox.append(Sample(machine, slot[1] if sent is None else ts, signal, slot[0]))
             slot[2] = now
+        if outbox:
+            self._news.set()
 
     def _failed(self, run: _Run, message: str) -> None:
         run.errors += 1
         health = run.health
         if health.connected or health.last_error != message:
-            run.health_dirty = True
+            self._health_changed(run)
         health.connected = False
         health.consecutive_errors += 1
         health.last_error = message
@@ -314,11 +325,16 @@ class CollectorHost:
     def _value_error(self, run: _Run, message: str) -> None:
         if run.health.last_error != message:
             run.health.last_error = message
-            run.health_dirty = True
+            self._health_changed(run)
             run.new_errors.append((datetime.now(UTC), message))
 
     def _emit_connected(self, run: _Run, connected: bool, ts: datetime) -> None:
         self._outbox.extend(Sample(machine, ts, "connected", connected) for machine in run.spec.machines)
+        self._news.set()
+
+    def _health_changed(self, run: _Run) -> None:
+        run.health_dirty = True
+        self._news.set()
 
     # -- watchdog ------------------------------------------------------------------------
 
@@ -336,7 +352,7 @@ class CollectorHost:
                     run.silent = True
                     run.announced = True
                     run.health.connected = False
-                    run.health_dirty = True
+                    self._health_changed(run)
                     self._emit_connected(run, False, datetime.now(UTC))
                     logger.warning("%s: silent for %.1f s; its machines have no data", run.spec.key, now - since)
 
@@ -345,18 +361,28 @@ class CollectorHost:
     async def _flush_loop(self) -> None:
         failures = 0
         while not self._closing.is_set():
-            try:
+            if failures:
                 # Back-off while the sink fails, but short: the data is kept, and a database that is
                 # back should see it within seconds, not half a minute.
-                await asyncio.wait_for(self._closing.wait(),
-                                       self.flush_interval if not failures else min(5.0, 0.5 * 2 ** failures))
-            except TimeoutError:
-                pass
+                await _wait(self._closing, min(5.0, 0.5 * 2 ** failures))
+            else:
+                await _wait(self._news, self._until_health_due())
+                # Readings of the same moment (other devices' scans, a subscription's burst) join the batch.
+                await _wait(self._closing, self.flush_interval)
+            # Cleared before the delivery: what arrives meanwhile is the next batch, sent right after.
+            self._news.clear()
             try:
                 await self.flush()
                 failures = 0
             except Exception:  # noqa: BLE001 - the batch is kept; retried with back-off
                 failures += 1
+
+    def _until_health_due(self) -> float | None:
+        """Seconds until a device's health is due again without a change (None: never)."""
+        if self.health_sink is None or not self.runs:
+            return None
+        written = min(run.health_written for run in self.runs.values())
+        return max(0.0, written + self.health_every - time.monotonic())
 
     async def flush(self) -> None:
         """Hand the outbox (and due health) to the sinks in the worker thread; keep it if they fail."""
@@ -418,6 +444,16 @@ class CollectorHost:
             collector=self.name if owned else "", machines=tuple(run.spec.machines), changed=changed,
             errors=errors,
         )
+
+
+async def _wait(event: asyncio.Event, timeout: float | None) -> None:
+    """Until `event` is set, or `timeout` seconds have passed (None: no limit)."""
+    if event.is_set():
+        return
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
 
 
 async def _cancel(task: asyncio.Task | None) -> None:

@@ -1,7 +1,8 @@
 """Reads machines' signals from an OPC UA server: by subscription where it allows, else by reads.
 
 A session is one asyncua `Client`. Monitored items report changes into a queue that `read()`
-drains; a server that refuses subscriptions is polled instead. A lost session is never
+drains, and wake the host's wait for the next scan (`wait_for_news`), so a change is read as it
+arrives rather than at the next scan tick; a server that refuses subscriptions is polled instead. A lost session is never
 repaired in place: `read()` raises `CollectorError`, and the runner closes and connects again,
 which builds a new client, session and subscription. The collector only reads.
 """
@@ -140,6 +141,8 @@ class _SubscriptionHandler:
         self.changes: asyncio.Queue[tuple[NodeBinding, ua.DataValue, datetime]] = asyncio.Queue(MAX_QUEUED_CHANGES)
         self.dropped = 0
         self.lost: str | None = None
+        self.news = asyncio.Event()
+        """Set when a change (or the loss of the subscription) arrives: `read()` has something to say."""
 
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
         datavalue = data.monitored_item.Value
@@ -149,10 +152,12 @@ class _SubscriptionHandler:
                 self.changes.put_nowait((binding, datavalue, ts))
             except asyncio.QueueFull:
                 self.dropped += 1
+        self.news.set()
 
     def status_change_notification(self, status: ua.StatusChangeNotification) -> None:
         if not status.Status.is_good():
             self.lost = f"subscription ended: {status.Status.name}"
+            self.news.set()
 
 
 class OpcUaCollector(Collector):
@@ -204,6 +209,8 @@ class OpcUaCollector(Collector):
 
         async def on_connection_lost(exc: Exception) -> None:
             self._connection_lost = _describe(exc)
+            if self._handler is not None:
+                self._handler.news.set()  # the host hears of it now, not at the next scan
 
         client.connection_lost_callback = on_connection_lost
         self.client = client
@@ -275,6 +282,22 @@ class OpcUaCollector(Collector):
         if self._polled:
             readings += await self._poll()
         return readings
+
+    async def wait_for_news(self, timeout: float) -> None:
+        """Until the next scan is due, or until the subscription reports changes (or is lost)."""
+        handler = self._handler
+        if handler is None:
+            await asyncio.sleep(timeout)
+            return
+        if not handler.changes.empty() or handler.lost or self._connection_lost:
+            return
+        # asyncua hands each notification of a publish to the handler in a task of its own, all queued
+        # together: by the time this wakes, the whole publish is in the queue and goes in one read.
+        handler.news.clear()
+        try:
+            await asyncio.wait_for(handler.news.wait(), timeout)
+        except TimeoutError:
+            pass
 
     def _drain(self) -> list[Reading]:
         handler = self._handler
