@@ -7,6 +7,7 @@ class PlanningConfig(AppConfig):
     verbose_name = "Planning (plant, reasons, shifts, products, work orders)"
 
     def ready(self) -> None:
-        from planning import audit
+        from planning import audit, schedule
 
         audit.track_planning()
+        schedule.forget_patterns_on_change()

@@ -1,12 +1,25 @@
-"""A line's calendar over a period, read once: shift occurrences, scheduled time and planned-stop windows."""
+"""A line's calendar over a period, read once: shift occurrences, scheduled time and planned-stop windows.
+
+A line's weekly shifts are read for every live message and OEE figure of it, and change only
+when someone edits them: they are kept in the cache (`pattern_specs`) until any shift pattern,
+shift or break changes.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from planning.lib.calendar import ShiftWindow, local_day_bounds, shift_windows
-from planning.models import CalendarException, ExceptionKind, Line, ShiftPattern
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from planning.lib.calendar import ShiftSpec, ShiftWindow, local_day_bounds, shift_windows
+from planning.models import Break, CalendarException, ExceptionKind, Line, Shift, ShiftPattern
+
+logger = logging.getLogger(__name__)
 
 Span = tuple[float, float]
 
@@ -37,12 +50,68 @@ class LineCalendar:
         return (extra or holding or [None])[0]
 
 
-def _pattern(line: Line) -> list | None:
+# --- the weekly shifts of each line, kept in the cache ---------------------------------------------
+
+PATTERN_CACHE_S = 600
+_GENERATION_KEY = "calendar:patterns:generation"
+"""Changes whenever a shift pattern, shift or break does: entries kept under another one are stale."""
+
+
+def _pattern_key(line_id: int) -> str:
+    return f"calendar:pattern:{line_id}"
+
+
+def _read_pattern(line: Line) -> list[ShiftSpec] | None:
     try:
         pattern = line.shift_pattern
     except ShiftPattern.DoesNotExist:
         return None
     return pattern.specs()
+
+
+def pattern_specs(line: Line) -> list[ShiftSpec] | None:
+    """The line's weekly shifts with their breaks (None: no shift pattern), from the cache while unchanged."""
+    key = _pattern_key(line.pk)
+    try:
+        found = cache.get_many([_GENERATION_KEY, key])
+        generation = found.get(_GENERATION_KEY)
+        if generation is None:
+            # A new one, never the absent one: entries kept before the cache lost it may be stale.
+            cache.add(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+            return _read_pattern(line)
+        if key in found and found[key][0] == generation:
+            return found[key][1]
+        specs = _read_pattern(line)
+        cache.set(key, (generation, specs), timeout=PATTERN_CACHE_S)
+        return specs
+    except Exception:  # noqa: BLE001 - without the cache, the database answers
+        logger.warning("cache unreachable; reading the shift pattern of %s", line.code)
+        return _read_pattern(line)
+
+
+def _forget_patterns(**kwargs: object) -> None:
+    """A shift pattern, shift or break changed: every kept pattern is stale, now and once it is committed.
+
+    Once more at the commit: a reader that read the database before it may have kept what it read.
+    """
+    def forget() -> None:
+        try:
+            cache.set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        except Exception:  # noqa: BLE001 - entries expire by themselves within PATTERN_CACHE_S
+            logger.warning("cache unwritable; kept shift patterns stay up to %d s", PATTERN_CACHE_S)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def forget_patterns_on_change() -> None:
+    """Connect the signals that make kept shift patterns stale (at start-up: `PlanningConfig.ready`)."""
+    for model in (ShiftPattern, Shift, Break):
+        post_save.connect(_forget_patterns, sender=model, dispatch_uid=f"forget-patterns-save-{model.__name__}")
+        post_delete.connect(_forget_patterns, sender=model, dispatch_uid=f"forget-patterns-delete-{model.__name__}")
+
+
+# --- calendars ------------------------------------------------------------------------------------
 
 
 def _local_days(start: datetime, end: datetime, zone) -> list[ShiftWindow]:
@@ -58,7 +127,7 @@ def _local_days(start: datetime, end: datetime, zone) -> list[ShiftWindow]:
 
 def line_calendar(line: Line, start: datetime, end: datetime) -> LineCalendar:
     """The line's calendar over [start, end). A line with no shift pattern is scheduled around the clock."""
-    specs = _pattern(line)
+    specs = pattern_specs(line)
     zone = line.area.site.zone
     read_from = start - LOOK_BACK
     if specs is None:

@@ -57,3 +57,23 @@ def test_a_period_that_starts_at_a_shift_change_knows_the_line_was_already_sched
 def test_the_calendar_around_an_instant_holds_the_shift_running_then(plant):
     calendar = calendar_around(plant.line_a, at(12))
     assert calendar.shift_at(at(12)).start == at(5)
+
+
+def test_a_lines_shifts_are_read_once_then_kept_until_one_changes(plant, django_assert_num_queries):
+    from datetime import time
+
+    from planning.models import Break, Line, Shift
+
+    line = Line.objects.select_related("area__site").get(pk=plant.line_a.pk)
+    assert current_shift(line, at(9)).name == "Early"
+    with django_assert_num_queries(1):  # its calendar exceptions; the shifts come from the cache
+        assert current_shift(line, at(9)).name == "Early"
+    # An edit shows at once, in any process: every kept pattern is stale from the change on.
+    early = Shift.objects.get(pattern__line=line, weekday=0, name="Early")
+    early.start = time(7)
+    early.save()
+    assert current_shift(line, at(5.5)) is None and current_shift(line, at(6.5)).name == "Early"
+    Break.objects.filter(shift=early).delete()
+    assert line_calendar(line, at(0), at(24)).planned == []
+    line.shift_pattern.delete()
+    assert current_shift(Line.objects.select_related("area__site").get(pk=line.pk), at(22)).name == "All day"
