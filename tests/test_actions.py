@@ -149,7 +149,7 @@ def test_the_screens_hear_of_a_reason_once_it_is_committed(stop, settings, djang
     assert len(callbacks) == 1  # nothing is sent before the commit
     callbacks[0]()
     event = async_to_sync(layer.receive)(channel)
-    assert (event["type"], event["message"]["machine"]) == ("machine.update", "A1")
+    assert (event["type"], event["machine"]) == ("machine.update", "A1")
 
 
 def oee_counts(client, start: datetime, end: datetime) -> tuple[int, int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from monitoring import live
+from monitoring.live import encode
 from monitoring.pipeline import ObservationIn, record_observations
 from oee_site.asgi import application
 
@@ -68,6 +70,12 @@ def now_observation(machine: str, signal: str, value, seconds_ago: float = 1.0) 
     return ObservationIn(machine, datetime.now(UTC) - timedelta(seconds=seconds_ago), signal, value)
 
 
+def plant_event(message: dict) -> dict:
+    """The event the publisher sends the plant group for `message`."""
+    [(group, event)] = encode.update_events(message, encode.texts(message), {live.PLANT_GROUP: ("plant",)})
+    return event
+
+
 async def test_without_a_log_in_the_socket_is_closed_with_4401(plant, in_memory_layer):
     communicator, connected = await open_socket("/ws/plant/")
     assert connected
@@ -112,6 +120,20 @@ async def test_the_snapshot_comes_first_with_every_machine_in_scope(plant, in_me
         await communicator.disconnect()
 
 
+def test_a_snapshot_of_fresh_lines_is_their_cached_texts_for_one_query(plant, django_assert_max_num_queries):
+    from monitoring.live.consumers import snapshot, watch_for
+
+    watch = watch_for(plant.manager, "plant", None)
+    text, times = snapshot(watch)  # builds the lines' messages and keeps them with their texts
+    with django_assert_max_num_queries(1):  # the lines; their messages come encoded from the cache
+        assert snapshot(watch) == (text, times)
+    machines = json.loads(text)
+    assert machines["type"] == "snapshot"
+    assert [m["machine"] for m in machines["machines"]] == ["A1", "A2", "B1"]
+    assert times == {m["machine"]: m["ts"] for m in machines["machines"]}
+    assert {frozenset(m["html"]) for m in machines["machines"]} == {frozenset({"tile", "line"})}
+
+
 async def test_an_update_arrives_once_the_observation_is_committed(plant, in_memory_layer):
     communicator, _ = await open_socket("/ws/lines/B/", plant.manager)
     [before] = (await communicator.receive_json_from(timeout=WAIT))["machines"]
@@ -148,10 +170,9 @@ async def test_a_fast_machine_is_coalesced_and_its_latest_state_always_arrives(p
     layer = get_channel_layer()
     for count in range(20):
         ts = live.iso(start + timedelta(milliseconds=count))
-        await layer.group_send(live.PLANT_GROUP, {"type": live.UPDATE_EVENT,
-                                                  "message": {**base, "ts": ts, "total_count": count}})
+        await layer.group_send(live.PLANT_GROUP, plant_event({**base, "ts": ts, "total_count": count}))
         if count == 10:
-            await layer.group_send(live.PLANT_GROUP, {"type": live.UPDATE_EVENT, "message": other})
+            await layer.group_send(live.PLANT_GROUP, plant_event(other))
     received = await drain(communicator)
     b1 = [m["total_count"] for m in received if m["machine"] == "B1"]
     assert 1 <= len(b1) <= 5, b1  # far fewer than 20: the first at once, then the latest when due
@@ -160,9 +181,56 @@ async def test_a_fast_machine_is_coalesced_and_its_latest_state_always_arrives(p
 
     # An update computed before the one already sent is older news, and is not shown.
     late = live.iso(start - timedelta(seconds=1))
-    await layer.group_send(live.PLANT_GROUP, {"type": live.UPDATE_EVENT,
-                                              "message": {**base, "ts": late, "total_count": 3}})
+    await layer.group_send(live.PLANT_GROUP, plant_event({**base, "ts": late, "total_count": 3}))
     assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_each_page_gets_only_the_tiles_it_draws_in_its_snapshot_and_updates(plant, in_memory_layer):
+    screens = {
+        "plant, manager": ("/ws/plant/", plant.manager, {"tile", "line"}),
+        "plant, operator": ("/ws/plant/", plant.operator, {"tile", "line"}),  # hears through the line's group
+        "line, operator": ("/ws/lines/A/", plant.operator, {"panel"}),
+        "line, manager": ("/ws/lines/A/", plant.manager, {"panel"}),
+        "machine": ("/ws/machines/A1/", plant.manager, {"card"}),
+    }
+    sockets = {}
+    for name, (path, user, tiles) in screens.items():
+        sockets[name], _ = await open_socket(path, user)
+        snapshot = await sockets[name].receive_json_from(timeout=WAIT)
+        assert {frozenset(m["html"]) for m in snapshot["machines"]} == {frozenset(tiles)}, name
+    await database_sync_to_async(record_observations)([now_observation("A1", "running", True)])
+    updates = {}
+    for name, (_, _, tiles) in screens.items():
+        updates[name] = [m for m in await drain(sockets[name]) if m["machine"] == "A1"]
+        assert [set(m["html"]) for m in updates[name]] == [tiles], name
+        await sockets[name].disconnect()
+    # The line's operators get the panel that offers scrap and reasons; a manager only watches.
+    assert 'data-action="scrap"' in updates["line, operator"][0]["html"]["panel"]
+    assert 'data-action="scrap"' not in updates["line, manager"][0]["html"]["panel"]
+
+
+async def test_an_update_costs_no_trip_to_the_database_thread(plant, in_memory_layer, monkeypatch):
+    import channels.consumer
+
+    hops = []
+
+    async def counted() -> None:
+        hops.append(1)
+
+    # What channels' stock dispatch awaits before every handler: a hop to the synchronous thread.
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    communicator, _ = await open_socket("/ws/plant/", plant.manager)
+    await snapshot_of(communicator)
+    base = await database_sync_to_async(live.machine_message)(plant.b1)
+    layer = get_channel_layer()
+    for second in range(3):
+        ts = live.iso(datetime.fromisoformat(base["ts"]) + timedelta(seconds=second))
+        await layer.group_send(live.PLANT_GROUP, plant_event({**base, "ts": ts}))
+    assert len(await drain(communicator)) >= 1
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=WAIT) == {"type": "pong"}
+    assert hops == []
     await communicator.disconnect()
 
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.core.exceptions import ValidationError
 from redis.exceptions import RedisError
 
 from monitoring import live
+from monitoring.live import encode
 from planning.lib.text import shown
 from planning.models import Line, Machine, code_validator
 from planning.permissions import can_operate_line, can_view_line, role_of
@@ -41,10 +43,6 @@ class Refused(Exception):
         super().__init__(code)
 
 
-# Which tile each page draws from a machine's message (the others are not sent to it).
-PAGE_TILES = {"plant": ("tile", "line"), "line": ("panel",), "machine": ("card",)}
-
-
 @dataclass(frozen=True)
 class Watch:
     """What one connection watches: the groups it joins, what its snapshot holds, what its page draws."""
@@ -59,17 +57,16 @@ class Watch:
     operates: bool = False
     """The user may give reasons and enter scrap on the line it watches: its panels offer them."""
 
+    @property
+    def view(self) -> str:
+        """What its page gets of each machine's message (`encode.VIEWS`)."""
+        return encode.view_of(self.kind, self.operates)
+
     def admits(self, message: dict) -> bool:
+        """Whether the machine of a message (or of an update event, which names it the same way) is in view."""
         if self.machine_code is not None and message.get("machine") != self.machine_code:
             return False
         return self.line_codes is None or message.get("line") in self.line_codes
-
-    def shape(self, message: dict) -> dict:
-        """The message as this page gets it: only the HTML of the tiles it draws."""
-        html = message.get("html") or {}
-        if self.kind == "line" and self.operates and "panel_operate" in html:
-            html = {**html, "panel": html["panel_operate"]}
-        return {**message, "html": {name: html[name] for name in PAGE_TILES[self.kind] if name in html}}
 
 
 def watch_for(user, kind: str, code: str | None) -> Watch:
@@ -107,15 +104,23 @@ def watch_for(user, kind: str, code: str | None) -> Watch:
     return Watch(kind, tuple(live.line_group(c) for c in sorted(codes)), lines, codes)
 
 
-def snapshot(watch: Watch) -> list[dict]:
-    """The latest message of every machine the watch covers, as its page gets them."""
-    lines = Line.objects.filter(pk__in=watch.lines).select_related("area__site", "constraint_machine")
-    return [
-        watch.shape(message)
-        for line in lines
-        for message in live.line_snapshot(line)
-        if watch.admits(message)
-    ]
+def snapshot(watch: Watch) -> tuple[str, dict[str, str]]:
+    """The snapshot message of every machine the watch covers, as its page gets them (JSON text), and the
+    time of each machine's message.
+
+    The messages and their texts are the cached ones of the lines (`live.line_snapshots`): nothing is
+    built or encoded again for a screen that connects while they are fresh.
+    """
+    lines = list(Line.objects.filter(pk__in=watch.lines).select_related("area__site", "constraint_machine"))
+    entries = live.line_snapshots(lines)
+    parts, times = [], {}
+    for line in lines:
+        entry = entries[line.pk]
+        for message, texts in zip(entry.messages, entry.texts):
+            if watch.admits(message):
+                parts.append(texts[watch.view])
+                times[message["machine"]] = message["ts"]
+    return encode.snapshot_text(parts), times
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -123,7 +128,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     Per machine, the latest update wins and at most one is sent per `LIVE_MIN_INTERVAL`
     seconds; the last one is always sent, so a busy machine slows a screen's updates, never
-    loses its final state.
+    loses its final state. An update arrives encoded for each page (`encode.update_events`)
+    and goes to the socket as it is.
     """
 
     def __init__(self, *args, kind: str = "plant", **kwargs) -> None:
@@ -144,9 +150,21 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             except Exception:  # noqa: BLE001 - the socket may be gone already
                 pass
 
+    async def dispatch(self, message: dict) -> None:
+        """Hand a message to its handler, as channels does, but without its database hop.
+
+        Channels closes stale database connections before every handler, in the thread of the
+        synchronous code: a thread hop for each update of each screen. Every database access
+        here goes through `database_sync_to_async`, which closes them itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.watch: Watch | None = None
-        self.pending: dict[str, dict] = {}
+        self.pending: dict[str, str] = {}
         self.last_sent: dict[str, float] = {}
         self.newest: dict[str, datetime] = {}
         self.flushers: dict[str, asyncio.Task] = {}
@@ -168,11 +186,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), REDIS_WAIT_S)
             self.groups.append(group)
         # Updates that arrive meanwhile wait in the channel: the snapshot always goes first.
-        machines = await database_sync_to_async(snapshot)(self.watch)
+        text, times = await database_sync_to_async(snapshot)(self.watch)
         # An update computed before the snapshot's figures would take the screen back in time.
-        for message in machines:
-            self.newest[message["machine"]] = datetime.fromisoformat(message["ts"])
-        await self.send_json({"type": "snapshot", "machines": machines})
+        for code, ts in times.items():
+            self.newest[code] = datetime.fromisoformat(ts)
+        await self.send(text_data=text)
 
     async def disconnect(self, code: int) -> None:
         for task in getattr(self, "flushers", {}).values():
@@ -206,15 +224,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def machine_update(self, event: dict) -> None:
         """A machine's new message from `live.broadcast_machines`: keep it as its latest, send when due."""
-        message = event["message"]
-        if self.watch is None or not self.watch.admits(message):
+        if self.watch is None or not self.watch.admits(event):
             return
-        code = message["machine"]
-        ts = datetime.fromisoformat(message["ts"])
+        code = event["machine"]
+        ts = datetime.fromisoformat(event["ts"])
         if code in self.newest and ts < self.newest[code]:
             return  # computed before one already here: it is older news
         self.newest[code] = ts
-        self.pending[code] = self.watch.shape(message)
+        self.pending[code] = event["texts"][self.watch.view]
         if code in self.flushers:
             return  # its flusher sends the latest when due
         if self._wait(code) <= 0:
@@ -237,8 +254,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.flushers.pop(code, None)
 
     async def _send_pending(self, code: str) -> None:
-        message = self.pending.pop(code, None)
-        if message is None:
+        text = self.pending.pop(code, None)
+        if text is None:
             return
         self.last_sent[code] = asyncio.get_running_loop().time()
-        await self.send_json(message)
+        await self.send(text_data=text)

@@ -1,17 +1,20 @@
 """Sending live messages to the screens, and keeping the latest ones for screens that connect.
 
 `broadcast_machines` is what the pipeline calls after a commit: the machines' lines are built
-once each (`build.line_messages`), their messages go to the machine, line and plant groups, and
-the line's messages are cached, so a screen that connects gets the same messages as its snapshot.
+once each (`build.line_messages`), each message is encoded once per page (`encode.texts`) and
+sent to the machine, line and plant groups, and the line's messages are cached with their texts,
+so a screen that connects gets the same messages as its snapshot, built and encoded once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from asgiref.sync import async_to_sync
@@ -21,13 +24,14 @@ from django.core.cache import cache
 from django.db import close_old_connections
 from django.utils import timezone
 
+from monitoring.live import encode
 from monitoring.live.build import line_messages
+from monitoring.live.encode import OPERATED_LINE, UPDATE_EVENT  # noqa: F401 - UPDATE_EVENT is part of live's API
 from planning.models import Line, Machine
 
 logger = logging.getLogger(__name__)
 
 PLANT_GROUP = "plant"
-UPDATE_EVENT = "machine.update"
 
 # Channels accepts group names of ASCII letters, digits, '-', '_' and '.', shorter than 100.
 # Plant codes are made of those; anything else is hashed behind a leading '_', which no code
@@ -49,74 +53,124 @@ def line_group(code: str) -> str:
     return f"line.{_group_part(code)}"
 
 
+def groups_of(message: dict) -> dict[str, tuple[str, ...]]:
+    """The groups that hear of a machine's message, and the views of the screens in each.
+
+    A line's group has its line screens, and the plant screens of its operators (who listen to
+    their lines' groups rather than the plant's, see `consumers.watch_for`).
+    """
+    return {
+        machine_group(message["machine"]): ("machine",),
+        line_group(message["line"]): ("plant", "line", OPERATED_LINE),
+        PLANT_GROUP: ("plant",),
+    }
+
+
 # --- the latest messages of each line, shared by every process through the cache -----------------
+
+@dataclass(frozen=True)
+class LineMessages:
+    """A line's messages as built at `built`, and each of them as every view gets it (`encode.texts`)."""
+
+    built: datetime
+    messages: list[dict]
+    texts: list[dict[str, str]]
+
+
+def _build(line: Line, now: datetime) -> LineMessages:
+    messages = line_messages(line, now)
+    return LineMessages(now, messages, [encode.texts(message) for message in messages])
+
 
 def _cache_key(line: Line) -> str:
     return f"live:line:{_group_part(line.code)}"
 
 
-def _cached(line: Line, now: datetime) -> list[dict] | None:
+def _cached(lines: list[Line], now: datetime) -> dict[int, LineMessages]:
+    keys = {_cache_key(line): line for line in lines}
     try:
-        found = cache.get(_cache_key(line))
+        found = cache.get_many(list(keys))
     except Exception:  # noqa: BLE001 - without the cache a snapshot is built, not refused
-        logger.warning("live cache unreadable; building the snapshot of %s", line.code)
-        return None
-    if not found:
-        return None
-    built, messages = found
+        logger.warning("live cache unreadable; building the snapshots of %d line(s)", len(lines))
+        return {}
     max_age = timedelta(seconds=settings.LIVE_SNAPSHOT_MAX_AGE)
-    return messages if now - max_age <= built <= now else None
+    return {
+        keys[key].pk: entry for key, entry in found.items()
+        if isinstance(entry, LineMessages) and now - max_age <= entry.built <= now
+    }
 
 
-def _keep(line: Line, built: datetime, messages: list[dict]) -> None:
+def _keep(line: Line, entry: LineMessages) -> None:
     try:
-        cache.set(_cache_key(line), (built, messages), timeout=settings.LIVE_SNAPSHOT_MAX_AGE)
+        cache.set(_cache_key(line), entry, timeout=settings.LIVE_SNAPSHOT_MAX_AGE)
     except Exception:  # noqa: BLE001 - the messages were built and sent; only the snapshot is not kept
         logger.warning("live cache unwritable; the snapshot of %s is built again next time", line.code)
 
 
+def line_snapshots(lines: list[Line], now: datetime | None = None) -> dict[int, LineMessages]:
+    """By line id, the latest messages of each line's enabled machines: cached ones while fresh, else built now.
+
+    The cache is read in one round trip for all the lines.
+    """
+    now = now or timezone.now()
+    entries = _cached(lines, now)
+    for line in lines:
+        if line.pk not in entries:
+            entries[line.pk] = _build(line, now)
+            _keep(line, entries[line.pk])
+    return entries
+
+
 def line_snapshot(line: Line, now: datetime | None = None) -> list[dict]:
     """The latest messages of every enabled machine of the line: cached ones while fresh, else built now."""
-    now = now or timezone.now()
-    messages = _cached(line, now)
-    if messages is None:
-        messages = line_messages(line, now)
-        _keep(line, now, messages)
-    return messages
+    return line_snapshots([line], now)[line.pk].messages
 
 
 # --- publishing -----------------------------------------------------------------------------------
+
+_thread_state = threading.local()
+
 
 async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
     for group, event in sends:
         await layer.group_send(group, event)
 
 
+def send(sends: list[tuple[str, dict]]) -> None:
+    """Send (group, event) pairs on the channel layer; a failure is logged, never raised.
+
+    The publisher's thread runs them on its own event loop, which keeps its Redis connections
+    from one publication to the next; any other thread gets a loop for the call.
+    """
+    layer = get_channel_layer()
+    if not sends or layer is None:
+        return
+    try:
+        loop = getattr(_thread_state, "loop", None)
+        if loop is not None:
+            loop.run_until_complete(_send_all(layer, sends))
+        else:
+            async_to_sync(_send_all)(layer, sends)
+    except Exception:
+        logger.exception("live updates of %d machine(s) not sent", len(sends) // 3)
+
+
 def publish_lines(lines: list[Line], changed: set[int] | None = None) -> None:
     """Build each line's messages, keep them for snapshots, and send those of `changed` machines (all if None)."""
-    layer = get_channel_layer()
     now = timezone.now()
     sends: list[tuple[str, dict]] = []
     for line in lines:
         try:
-            messages = line_messages(line, now)
+            entry = _build(line, now)
         except Exception:
             logger.exception("live messages of line %s could not be built", line.code)
             continue
-        _keep(line, now, messages)
+        _keep(line, entry)
         codes = None if changed is None else set(line.machines.filter(pk__in=changed).values_list("code", flat=True))
-        for message in messages:
-            if codes is not None and message["machine"] not in codes:
-                continue
-            event = {"type": UPDATE_EVENT, "message": message}
-            for group in (machine_group(message["machine"]), line_group(line.code), PLANT_GROUP):
-                sends.append((group, event))
-    if not sends or layer is None:
-        return
-    try:
-        async_to_sync(_send_all)(layer, sends)
-    except Exception:
-        logger.exception("live updates of %d machine(s) not sent", len(sends) // 3)
+        for message, texts in zip(entry.messages, entry.texts):
+            if codes is None or message["machine"] in codes:
+                sends += encode.update_events(message, texts, groups_of(message))
+    send(sends)
 
 
 def _publish(machine_ids: set[int]) -> None:
@@ -156,6 +210,7 @@ class _Publisher(threading.Thread):
         self.wake.set()
 
     def run(self) -> None:
+        _thread_state.loop = asyncio.new_event_loop()
         while True:
             self.wake.wait()
             started = time.monotonic()

@@ -32,8 +32,10 @@ EVENT_LOG_LIMIT = 200
 def overview(request: HttpRequest) -> HttpResponse:
     """Every line the user may see, its figures and a tile per machine, live via /ws/plant/."""
     now = timezone.now()
-    lines = Line.objects.visible_to(request.user).select_related("area__site", "constraint_machine")
-    tiles = [{"line": line, "machines": live.line_snapshot(line, now)} for line in lines]
+    lines = list(Line.objects.visible_to(request.user).select_related("area__site", "constraint_machine"))
+    # The messages the screens were last sent, read for all lines at once; built only where none are fresh.
+    snapshots = live.line_snapshots(lines, now)
+    tiles = [{"line": line, "machines": snapshots[line.pk].messages} for line in lines]
     zone = tiles[0]["line"].area.site.time_zone if tiles else "UTC"
     return render(request, "monitoring/overview.html", {
         **chrome(request), "tiles": tiles, "now": now, "site_tz": zone, "nav": "overview",
