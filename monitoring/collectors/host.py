@@ -19,46 +19,20 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
 
-from monitoring.collectors.base import Collector, CollectorError, Reading
+from monitoring.collectors.base import CollectorError, Reading
+from monitoring.collectors.records import DeviceSpec, HealthRow, Sample
+
+__all__ = ["CollectorHost", "DeviceSpec", "HealthRow", "Sample", "backoff_delay"]
 
 logger = logging.getLogger(__name__)
 
 SILENCE_INTERVALS = 3
 MAX_BACKOFF = 60.0
-
-
-class Sample(NamedTuple):
-    """One observation on its way to the pipeline (the fields of `pipeline.ObservationIn`)."""
-
-    machine_code: str
-    ts: datetime
-    signal: str
-    value: bool | int | float | str
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    """A device as the host runs it: how often, which machines, and how to open a session."""
-
-    kind: str
-    code: str
-    scan_interval: float
-    reconnect_backoff: float
-    machines: Mapping[str, float]
-    """Machine code → expected interval in seconds (a signal is re-sent after half of it)."""
-    factory: Callable[[], Collector] = field(compare=False)
-    version: str = ""
-    """Changes whenever anything that matters to the session changes (the host then rebuilds it)."""
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.code}"
 
 
 @dataclass
@@ -67,22 +41,6 @@ class Health:
     last_good_read: datetime | None = None
     consecutive_errors: int = 0
     last_error: str = ""
-
-
-@dataclass(frozen=True)
-class HealthRow:
-    kind: str
-    code: str
-    connected: bool
-    last_good_read: datetime | None
-    consecutive_errors: int
-    last_error: str
-    collector: str
-    machines: tuple[str, ...]
-    changed: bool = True
-    """False for a periodic refresh of the last good read, True when something a screen shows changed."""
-    errors: tuple[tuple[datetime, str], ...] = ()
-    """Errors that began a streak since the last row (for the machines' event log)."""
 
 
 def backoff_delay(attempt: int, first: float, ceiling: float = MAX_BACKOFF, rng: random.Random | None = None) -> float:

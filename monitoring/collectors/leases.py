@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import redis
 
 from monitoring.collectors import wiring
-from monitoring.collectors.host import CollectorHost, DeviceSpec
+from monitoring.collectors.host import CollectorHost
+from monitoring.collectors.records import DeviceSpec
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from monitoring import live
-from monitoring.collectors.host import DeviceSpec, HealthRow, Sample
+from monitoring.collectors.records import DeviceSpec, HealthRow, Sample
 from monitoring.lib.registers import RegisterMapError
 from monitoring.models import DeviceHealth, Event, EventKind, ModbusDevice, OpcUaEndpoint, SignalBinding
 from monitoring.pipeline import ObservationIn, record_observations

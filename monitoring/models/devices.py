@@ -21,7 +21,7 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from monitoring.collectors.base import ProbeRow, run_probe
-from monitoring.collectors.host import DeviceSpec
+from monitoring.collectors.records import DeviceSpec
 from monitoring.collectors.settings import ModbusSettings, NodeBinding, OpcUaSettings
 from monitoring.lib.addresses import host_problem, opcua_url_problem, port_problem
 from monitoring.lib.registers import COIL, DISCRETE, RegisterBinding, RegisterMapError
