@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import re
 import threading
 import time
@@ -136,12 +137,17 @@ async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, event)
 
 
-def send(sends: list[tuple[str, dict]]) -> None:
-    """Send (group, event) pairs on the channel layer; a failure is logged, never raised.
+def use_own_loop() -> None:
+    """From now on this thread sends on an event loop of its own (a long-lived publishing thread calls this).
 
-    The publisher's thread runs them on its own event loop, which keeps its Redis connections
-    from one publication to the next; any other thread gets a loop for the call.
+    Its Redis connections then last from one publication to the next; without it, each `send`
+    gets a new loop, thread and connection for the call.
     """
+    _thread_state.loop = asyncio.new_event_loop()
+
+
+def send(sends: list[tuple[str, dict]]) -> None:
+    """Send (group, event) pairs on the channel layer; a failure is logged, never raised."""
     layer = get_channel_layer()
     if not sends or layer is None:
         return
@@ -156,21 +162,46 @@ def send(sends: list[tuple[str, dict]]) -> None:
 
 
 def publish_lines(lines: list[Line], changed: set[int] | None = None) -> None:
-    """Build each line's messages, keep them for snapshots, and send those of `changed` machines (all if None)."""
+    """Build the messages of `changed` machines (all if None), keep them for snapshots, and send them.
+
+    A line whose messages are cached, fresh, has only its changed machines' messages built, in
+    place of theirs among the cached ones; another line is built whole.
+    """
     now = timezone.now()
+    cached = {} if changed is None else _cached(lines, now)
     sends: list[tuple[str, dict]] = []
     for line in lines:
         try:
-            entry = _build(line, now)
+            built = _refresh(line, changed, cached.get(line.pk), now)
         except Exception:
             logger.exception("live messages of line %s could not be built", line.code)
             continue
-        _keep(line, entry)
-        codes = None if changed is None else set(line.machines.filter(pk__in=changed).values_list("code", flat=True))
-        for message, texts in zip(entry.messages, entry.texts):
-            if codes is None or message["machine"] in codes:
-                sends += encode.update_events(message, texts, groups_of(message))
+        for message, texts in built:
+            sends += encode.update_events(message, texts, groups_of(message))
     send(sends)
+
+
+def _refresh(line: Line, changed: set[int] | None, entry: LineMessages | None,
+             now: datetime) -> list[tuple[dict, dict[str, str]]]:
+    """Keep the line's messages built anew (all, or `changed` ones merged into `entry`); the (message, texts) built."""
+    if entry is not None and changed is not None:
+        messages = line_messages(line, now, only=changed)
+        if not messages:
+            return []
+        kept = {message["machine"] for message in entry.messages}
+        if all(message["machine"] in kept for message in messages):
+            fresh = {message["machine"]: (message, encode.texts(message)) for message in messages}
+            merged = [fresh.get(message["machine"], (message, texts))
+                      for message, texts in zip(entry.messages, entry.texts)]
+            # Another process may merge into the same entry meanwhile: a snapshot then shows one of its
+            # machines as of an earlier message, until the next update or the entry's expiry.
+            _keep(line, LineMessages(entry.built, [m for m, _ in merged], [t for _, t in merged]))
+            return list(fresh.values())
+    entry = _build(line, now)
+    _keep(line, entry)
+    codes = None if changed is None else set(line.machines.filter(pk__in=changed).values_list("code", flat=True))
+    return [(message, texts) for message, texts in zip(entry.messages, entry.texts)
+            if codes is None or message["machine"] in codes]
 
 
 def _publish(machine_ids: set[int]) -> None:
@@ -190,11 +221,11 @@ def publish_all() -> int:
 
 
 class _Publisher(threading.Thread):
-    """Builds and sends live messages off the caller's thread, coalescing machines that change often.
+    """Builds and sends live messages off the caller's thread, each machine at most once per LIVE_MIN_INTERVAL.
 
-    A collector commits a batch every scan; building a line's messages costs a few queries per
-    machine. Here each machine that changed is published at most once per LIVE_MIN_INTERVAL,
-    with its latest state, and the collector's loop never waits for it.
+    A collector commits a batch every scan. A machine that changed is published at once when
+    its last publication is at least `min_interval` old, else with its latest state when that
+    is due; a busy machine never holds back a quiet one, and the collector's loop never waits.
     """
 
     def __init__(self, min_interval: float) -> None:
@@ -203,6 +234,8 @@ class _Publisher(threading.Thread):
         self.pending: set[int] = set()
         self.lock = threading.Lock()
         self.wake = threading.Event()
+        self.published: dict[int, float] = {}
+        """Machine id → when (monotonic) it was last published."""
 
     def add(self, machine_ids: set[int]) -> None:
         with self.lock:
@@ -210,20 +243,27 @@ class _Publisher(threading.Thread):
         self.wake.set()
 
     def run(self) -> None:
-        _thread_state.loop = asyncio.new_event_loop()
+        use_own_loop()
+        waiting: set[int] = set()
         while True:
-            self.wake.wait()
-            started = time.monotonic()
+            next_due = min((self.published[m] + self.min_interval for m in waiting), default=None)
+            self.wake.wait(None if next_due is None else max(next_due - time.monotonic(), 0))
             with self.lock:
-                machine_ids, self.pending = self.pending, set()
+                waiting |= self.pending
+                self.pending = set()
                 self.wake.clear()
+            now = time.monotonic()
+            due = {m for m in waiting if self.published.get(m, -math.inf) + self.min_interval <= now}
+            if not due:
+                continue
+            waiting -= due
+            self.published.update(dict.fromkeys(due, now))
             try:
-                _publish(machine_ids)
+                _publish(due)
             except Exception:
                 logger.exception("live publishing failed")
             finally:
                 close_old_connections()
-            time.sleep(max(self.min_interval - (time.monotonic() - started), 0))
 
 
 _publisher: _Publisher | None = None
