@@ -9,6 +9,7 @@ from planning.models.orders import (  # noqa: F401
     WorkOrderPause,
     WorkOrderStatus,
     fastest_cycle_time,
+    fastest_cycle_times,
     ideal_cycle_times,
 )
 from planning.models.outbox import (  # noqa: F401
