@@ -16,15 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from monitoring import live, stops
+from monitoring import folds, live, stops
+from monitoring.bulk import insert_rows
+from monitoring.folds import KeptFold
 from monitoring.lib.signals import canonical_text, parse_value
-from monitoring.lib.states import PEOPLE_SIGNALS, Obs, Replay
+from monitoring.lib.states import PEOPLE_SIGNALS, Obs, Replay, Snapshot, replay
 from monitoring.models import Observation
-from monitoring.projection import rederive, resume_point, stored_observations
+from monitoring.projection import Extension, extend, rederive, resume_point, rules_by_machine, stored_observations
 from planning.lib.instants import out_of_range
 from planning.lib.text import text_problem
 from planning.models import DowntimeReason, Machine
@@ -120,7 +122,7 @@ def _validated(batch: list[ObservationIn]) -> tuple[list[Checked], list[Rejectio
     # A code no database can even be asked for (one with a NUL) matches nothing: validate() then
     # rejects its observation alone, not the whole batch with a database error.
     codes = {code for code in {item.machine_code for item in batch} if _askable(code)}
-    machines = {m.code: m for m in Machine.objects.filter(code__in=codes).prefetch_related("fault_codes__reason")}
+    machines = {m.code: m for m in Machine.objects.filter(code__in=codes)}
     reason_codes = {code for code in {str(item.value).strip() for item in batch if item.signal == "reason"}
                     if _askable(code)}
     known_reasons = set(DowntimeReason.objects.filter(code__in=reason_codes).values_list("code", flat=True))
@@ -141,7 +143,28 @@ def lock_machine(machine: Machine) -> None:
 
     (PostgreSQL locks the row; SQLite's IMMEDIATE transactions lock the whole database.)
     """
-    Machine.objects.select_for_update(no_key=True).filter(pk=machine.pk).values_list("pk").get()
+    lock_machines([machine.pk])
+
+
+def lock_machines(machine_ids: Iterable[int]) -> None:
+    """Hold the machines' rows, taken in the order of their ids as every writer takes them."""
+    list(Machine.objects.select_for_update(no_key=True).filter(pk__in=list(machine_ids)).order_by("pk")
+         .values_list("pk", flat=True))
+
+
+@dataclass
+class _Store:
+    """What a batch stores for one machine, and how its projection follows: carried on, or replayed."""
+
+    machine: Machine
+    new: list[Obs]
+    superseding: list[Obs]
+    kept: KeptFold | None
+    """The fold kept in memory, when the batch only carries it on (`KeptFold.continues`)."""
+    since: datetime | None = None
+    """Else: the replay starts here, from `snapshot`, and folds `replayed` (all observations from there)."""
+    snapshot: Snapshot | None = None
+    replayed: list[Obs] = field(default_factory=list)
 
 
 def record_observations(
@@ -161,31 +184,66 @@ def record_observations(
     by_machine: dict[int, list[Checked]] = defaultdict(list)
     for item in valid:
         by_machine[item.machine.pk].append(item)
+    if not by_machine:
+        return result
 
-    replayed: list[tuple[Machine, Replay]] = []
     with transaction.atomic():
         # Machines in the order of their ids, the outbox last: writers never wait on each other in a circle.
-        for _, items in sorted(by_machine.items()):
-            machine = items[0].machine
-            lock_machine(machine)
-            since, snapshot = resume_point(machine, min(item.obs.ts for item in items))
-            stored = stored_observations(machine, since)
-            new, superseding = _new_only(items, stored)
-            result.duplicates += len(items) - len(new) - len(superseding)
-            if not new and not superseding:
-                continue
-            _insert(machine, new, superseding)
-            _note_first_observation(machine, new)
-            result.applied += len(new) + len(superseding)
+        machine_ids = sorted(by_machine)
+        lock_machines(machine_ids)
+        kept = folds.trusted(machine_ids)
+        stores = []
+        for machine_id in machine_ids:
+            items = by_machine[machine_id]
+            store = _planned(items, kept.get(machine_id))
+            result.duplicates += len(items) - len(store.new) - len(store.superseding)
+            if store.new or store.superseding:
+                stores.append(store)
+        if not stores:
+            return result
+        _insert(stores)
+
+        rules = rules_by_machine([store.machine for store in stores if store.kept])
+        outcomes: list[tuple[_Store, Replay, tuple[datetime, int]]] = []
+        extensions = []
+        for store in stores:
+            machine = store.machine
+            _note_first_observation(machine, store.new)
+            if store.kept is None:
+                replayed = rederive(machine, store.since, store.snapshot, store.replayed)
+                outcomes.append((store, replayed, folds.last_key(store.replayed)))
+            else:
+                carried = replay(store.kept.snapshot, store.new, rules[machine.pk])
+                extensions.append(Extension(machine, store.kept.snapshot.interval, carried))
+                outcomes.append((store, carried, folds.last_key(store.new)))
+        extend(extensions)
+
+        versions = folds.stamp(store.machine.pk for store in stores)
+        for store, replayed, last_key in outcomes:
+            machine = store.machine
+            told = stops.announce_replayed(machine, replayed.intervals, replayed.snapshot.last_ts,
+                                           store.kept.told if store.kept else None)
+            folds.keep(machine.pk, KeptFold(versions[machine.pk], last_key, replayed.snapshot, told))
+            result.applied += len(store.new) + len(store.superseding)
             result.machines.add(machine.pk)
-            kept = _without_superseded(stored, superseding)
-            replayed.append((machine, rederive(machine, since, snapshot, kept + new + superseding)))
-        for machine, replay_result in replayed:
-            stops.announce_replayed(machine, replay_result.intervals, replay_result.snapshot.last_ts)
-        if result.machines:
-            changed = set(result.machines)
-            transaction.on_commit(lambda: live.broadcast_machines(changed))
+        changed = set(result.machines)
+        transaction.on_commit(lambda: live.broadcast_machines(changed))
     return result
+
+
+def _planned(items: list[Checked], kept: KeptFold | None) -> _Store:
+    """Carry the kept fold on when the batch continues it; else replay from where its earliest observation falls."""
+    machine = items[0].machine
+    if kept is not None and not any(item.supersedes for item in items) and kept.continues(
+        item.obs for item in items
+    ):
+        new, _ = _new_only(items, [])
+        return _Store(machine, new, [], kept)
+    since, snapshot = resume_point(machine, min(item.obs.ts for item in items))
+    stored = stored_observations(machine, since)
+    new, superseding = _new_only(items, stored)
+    replayed = _without_superseded(stored, superseding) + new + superseding
+    return _Store(machine, new, superseding, None, since, snapshot, replayed)
 
 
 def _note_first_observation(machine: Machine, new: list[Obs]) -> None:
@@ -217,17 +275,14 @@ def _without_superseded(stored: list[Obs], superseding: list[Obs]) -> list[Obs]:
     return [o for o in stored if (o.signal, o.ts) not in replaced]
 
 
-def _insert(machine: Machine, new: list[Obs], superseding: list[Obs]) -> None:
-    """Append observations with one executemany: this is the hot path of every collector."""
-    ops = connection.ops
-    table = ops.quote_name(Observation._meta.db_table)
-    rows = [(machine.pk, ops.adapt_datetimefield_value(o.ts), o.signal, canonical_text(o.value), 0) for o in new]
-    for obs in superseding:
-        # The next revision of this instant: the highest stored one plus one.
-        stored = Observation.objects.filter(machine=machine, signal=obs.signal, ts=obs.ts).aggregate(top=Max("revision"))
-        revision = 0 if stored["top"] is None else stored["top"] + 1
-        rows.append((machine.pk, ops.adapt_datetimefield_value(obs.ts), obs.signal, canonical_text(obs.value), revision))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (machine_id, ts, signal, value, revision) VALUES (%s, %s, %s, %s, %s)", rows,
-        )
+def _insert(stores: list[_Store]) -> None:
+    """Append the batch's observations in one statement (COPY, or one executemany): the collectors' hot path."""
+    rows = [(store.machine.pk, o.ts, o.signal, canonical_text(o.value), 0) for store in stores for o in store.new]
+    for store in stores:
+        for obs in store.superseding:
+            # The next revision of this instant: the highest stored one plus one.
+            stored = Observation.objects.filter(machine=store.machine, signal=obs.signal, ts=obs.ts).aggregate(
+                top=Max("revision"))
+            revision = 0 if stored["top"] is None else stored["top"] + 1
+            rows.append((store.machine.pk, obs.ts, obs.signal, canonical_text(obs.value), revision))
+    insert_rows(Observation, ("machine_id", "ts", "signal", "value", "revision"), rows)

@@ -1,25 +1,31 @@
 """The projection of observations: state intervals, count buckets and derived events (DESIGN.md §2).
 
-These rows are never edited: they are rewritten from a point in time by replaying the stored
-observations from there (`rederive`), so they are always what the observations alone give.
-Parts go to the work order whose run window holds them; when an order's windows change,
-`recount` rewrites the count buckets of the time in between (and nothing else).
+These rows are what the observations alone give. They are rewritten from a point in time by
+replaying the stored observations from there (`rederive`); when new observations all come after
+the stored ones, the fold carries on from where it stood and `extend` writes what they add (the
+interval in progress closed, rows appended, parts added to their minute's bucket): the rows a
+replay would write. Parts go to the work order whose run window holds them; when an order's
+windows change, `recount` rewrites the count buckets of the time in between (and nothing else).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Subquery
+from django.db import connection
 
+from monitoring.bulk import db_time, execute_many, insert_rows
 from monitoring.lib.signals import COUNTER_SIGNALS, STATE_SIGNALS, parse_value
 from monitoring.lib.states import Interval, MachineRules, Obs, PartCount, Replay, Snapshot, replay
 from monitoring.models import DERIVED_EVENT_KINDS, CountBucket, Event, MachineStatus, Observation, StateInterval
-from planning.lib.orders import order_at
-from planning.models import DowntimeReason, Machine, WorkOrder, fastest_cycle_time
+from planning.lib.orders import RunWindow, order_at
+from planning.models import DowntimeReason, FaultCode, Machine, WorkOrder, fastest_cycle_times
 
 DEVICE_SIGNALS = (*STATE_SIGNALS, *COUNTER_SIGNALS)
+# Where each counted signal's parts go in a count bucket (total, good, reject, scrap).
+BUCKET_COLUMN = {"total_count": 0, "good_count": 1, "reject_count": 2, "scrap": 3}
 
 
 def minute_of(ts: datetime) -> datetime:
@@ -27,13 +33,27 @@ def minute_of(ts: datetime) -> datetime:
 
 
 def rules_for(machine: Machine) -> MachineRules:
-    """What the fold needs to know of a machine (its fault codes loaded: `prefetch_related("fault_codes__reason")`)."""
-    return MachineRules(
-        counter_modulus=machine.counter_modulus,
-        fastest_cycle_time=fastest_cycle_time(machine),
-        expected_interval=machine.expected_interval,
-        fault_reasons={fc.code: fc.reason.code for fc in machine.fault_codes.all()},
-    )
+    """What the fold needs to know of a machine."""
+    return rules_by_machine([machine])[machine.pk]
+
+
+def rules_by_machine(machines: list[Machine]) -> dict[int, MachineRules]:
+    """Per machine id, `rules_for` each of `machines`, in two queries."""
+    fastest = fastest_cycle_times(machines)
+    fault_reasons: dict[int, dict[int, str]] = {machine.pk: {} for machine in machines}
+    for machine_id, code, reason in FaultCode.objects.filter(machine_id__in=list(fault_reasons)).order_by().values_list(
+        "machine", "code", "reason__code",
+    ):
+        fault_reasons[machine_id][code] = reason
+    return {
+        machine.pk: MachineRules(
+            counter_modulus=machine.counter_modulus,
+            fastest_cycle_time=fastest[machine.pk],
+            expected_interval=machine.expected_interval,
+            fault_reasons=fault_reasons[machine.pk],
+        )
+        for machine in machines
+    }
 
 
 def stored_observations(machine: Machine, since: datetime, until: datetime | None = None) -> list[Obs]:
@@ -75,21 +95,14 @@ def _latest_device_readings(machine: Machine, before: datetime) -> dict[str, tup
     Each signal is an index seek on (machine, signal, ts), however long the history. Device
     readings are never corrected, so they have one revision.
     """
-    def latest(signal: str, column: str) -> Subquery:
-        return Subquery(
-            Observation.objects.filter(machine=OuterRef("pk"), signal=signal, ts__lt=before)
-            .order_by("-ts").values(column)[:1]
-        )
-
-    columns = {}
-    for signal in DEVICE_SIGNALS:
-        columns[f"{signal}__ts"] = latest(signal, "ts")
-        columns[f"{signal}__value"] = latest(signal, "value")
-    row = Machine.objects.filter(pk=machine.pk).annotate(**columns).values(*columns).get()
-    return {
-        signal: (row[f"{signal}__ts"], row[f"{signal}__value"])
-        for signal in DEVICE_SIGNALS if row[f"{signal}__ts"] is not None
-    }
+    quote = connection.ops.quote_name
+    table = quote(Observation._meta.db_table)
+    one = (f"SELECT * FROM (SELECT id, {quote('signal')}, ts, value FROM {table} "
+           f"WHERE machine_id = %s AND {quote('signal')} = %s AND ts < %s ORDER BY ts DESC LIMIT 1) AS s")
+    sql = " UNION ALL ".join(f"{one}{i}" for i in range(len(DEVICE_SIGNALS)))
+    moment = db_time(before)
+    rows = Observation.objects.raw(sql, [p for signal in DEVICE_SIGNALS for p in (machine.pk, signal, moment)])
+    return {row.signal: (row.ts, row.value) for row in rows}
 
 
 def resume_point(machine: Machine, earliest: datetime) -> tuple[datetime, Snapshot]:
@@ -164,14 +177,104 @@ def _buckets(machine: Machine, counts: list[PartCount]) -> list[CountBucket]:
         return []
     first, last = min(c.ts for c in counts), max(c.ts for c in counts)
     windows = WorkOrder.objects.run_windows([machine], first, last)[machine.pk]
-    sums: dict[tuple[datetime, int | None], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for count in counts:
-        sums[(minute_of(count.ts), order_at(windows, count.ts))][count.signal] += count.parts
     return [
-        CountBucket(
-            machine=machine, minute=minute, work_order_id=order,
-            total_count=parts["total_count"], good_count=parts["good_count"],
-            reject_count=parts["reject_count"], scrap_count=parts["scrap"],
-        )
-        for (minute, order), parts in sorted(sums.items(), key=lambda item: item[0][0])
+        CountBucket(machine=machine, minute=minute, work_order_id=order, total_count=parts[0], good_count=parts[1],
+                    reject_count=parts[2], scrap_count=parts[3])
+        for (minute, order), parts in sorted(_part_sums(counts, windows).items(), key=lambda item: item[0][0])
     ]
+
+
+def _part_sums(counts: list[PartCount], windows: list[RunWindow]) -> dict[tuple[datetime, int | None], list[int]]:
+    """Parts per (minute, work order running then): total, good, reject and scrap counts."""
+    sums: dict[tuple[datetime, int | None], list[int]] = {}
+    for count in counts:
+        key = (minute_of(count.ts), order_at(windows, count.ts))
+        parts = sums.get(key)
+        if parts is None:
+            parts = sums[key] = [0, 0, 0, 0]
+        parts[BUCKET_COLUMN[count.signal]] += count.parts
+    return sums
+
+
+# --- in-order appends: the projection carried on past its end, for many machines at once ------------
+
+@dataclass(frozen=True)
+class Extension:
+    """A machine's projection carried on: observations after its last stored one folded onto its kept fold."""
+
+    machine: Machine
+    open_interval: Interval | None
+    """The interval in progress as stored (the kept fold's), which the fold may close or replace."""
+    result: Replay
+
+
+def extend(extensions: list[Extension]) -> None:
+    """Write what in-order observations add to these machines' projections: a few statements in all.
+
+    The rows are those `rederive` would leave: the interval in progress closed or replaced, new
+    intervals, parts added to their minute's bucket (or new buckets), new events. Call holding the
+    machines' locks.
+    """
+    _extend_intervals(extensions)
+    _extend_buckets([extension for extension in extensions if extension.result.counts])
+    insert_rows(Event, ("machine_id", "ts", "kind", "detail"), [
+        (extension.machine.pk, event.ts, event.kind, json.dumps(event.detail))
+        for extension in extensions for event in extension.result.events
+    ])
+
+
+def _extend_intervals(extensions: list[Extension]) -> None:
+    closed, replaced, new = [], [], []
+    for extension in extensions:
+        intervals, stored = extension.result.intervals, extension.open_interval
+        if stored is not None:
+            first = intervals[0]
+            if (first.start, first.state, first.reason, first.fault_code) == (
+                stored.start, stored.state, stored.reason, stored.fault_code,
+            ):
+                if first.end is not None:
+                    closed.append((first.end, extension.machine.pk, first.start))
+                intervals = intervals[1:]
+            else:
+                replaced.append((extension.machine.pk, stored.start))
+        new += [(extension.machine.pk, interval) for interval in intervals]
+    quote = connection.ops.quote_name
+    table = quote(StateInterval._meta.db_table)
+    execute_many(f"DELETE FROM {table} WHERE machine_id = %s AND start = %s", replaced)
+    execute_many(f"UPDATE {table} SET {quote('end')} = %s WHERE machine_id = %s AND start = %s", closed)
+    codes = {interval.reason for _, interval in new if interval.reason}
+    reasons = dict(DowntimeReason.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
+    insert_rows(StateInterval, ("machine_id", "start", "end", "state", "reason_id", "fault_code"), [
+        (machine_id, i.start, i.end, i.state, reasons.get(i.reason), i.fault_code) for machine_id, i in new
+    ])
+
+
+def _extend_buckets(extensions: list[Extension]) -> None:
+    """Add the parts to the buckets of their minute and order, or make new ones."""
+    if not extensions:
+        return
+    machines = [extension.machine for extension in extensions]
+    first = min(extension.result.counts[0].ts for extension in extensions)
+    last = max(extension.result.counts[-1].ts for extension in extensions)
+    windows = WorkOrder.objects.run_windows(machines, first, last)
+    sums = {
+        (extension.machine.pk, minute, order): parts
+        for extension in extensions
+        for (minute, order), parts in _part_sums(extension.result.counts, windows[extension.machine.pk]).items()
+    }
+    stored = {
+        (machine_id, minute, order): pk for pk, machine_id, minute, order in CountBucket.objects.filter(
+            machine_id__in=[machine.pk for machine in machines], minute__in={minute for _, minute, _ in sums},
+        ).order_by().values_list("pk", "machine_id", "minute", "work_order_id")
+    }
+    table = connection.ops.quote_name(CountBucket._meta.db_table)
+    execute_many(
+        f"UPDATE {table} SET total_count = total_count + %s, good_count = good_count + %s, "
+        "reject_count = reject_count + %s, scrap_count = scrap_count + %s WHERE id = %s",
+        [(*parts, stored[key]) for key, parts in sums.items() if key in stored],
+    )
+    insert_rows(
+        CountBucket, ("machine_id", "minute", "work_order_id", "total_count", "good_count", "reject_count",
+                      "scrap_count"),
+        [(*key, *parts) for key, parts in sums.items() if key not in stored],
+    )

@@ -10,6 +10,7 @@ observation arrives, and shifts that have closed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -48,32 +49,65 @@ def _payload(machine: Machine, episode: StopEpisode, until: datetime) -> dict:
     }
 
 
-def announce_episode(machine: Machine, episode: StopEpisode, until: datetime) -> None:
-    """Emit what the stop has become by `until` (its end, or the last that is known of it)."""
+@dataclass(frozen=True)
+class Told:
+    """What the outbox holds of a machine's stop in progress, as the pipeline last announced it."""
+
+    interval_start: datetime
+    """Start of the open interval the stop was in progress with."""
+    episode_start: datetime
+    keys: frozenset[str]
+    """Events written for the stop so far."""
+
+
+def announce_episode(machine: Machine, episode: StopEpisode, until: datetime,
+                     told: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Emit what the stop has become by `until` (its end, or the last that is known of it).
+
+    Returns the keys of its events the outbox now holds; those in `told` are known to be there.
+    """
     lasted = ((episode.end or until) - episode.start).total_seconds()
     if lasted < machine.micro_stop_threshold:
-        return
+        return frozenset()
     key = f"{machine.code}:{iso(episode.start)}"
-    payload = _payload(machine, episode, until)
-    outbox.emit(EventType.STOP_STARTED, f"stop.started:{key}", episode.start, payload, line=machine.line)
+    events = [(EventType.STOP_STARTED, f"stop.started:{key}", episode.start)]
     if machine.long_stop_after is not None and lasted >= machine.long_stop_after:
-        outbox.emit(EventType.STOP_LONG, f"stop.long:{key}",
-                    episode.start + timedelta(seconds=machine.long_stop_after), payload, line=machine.line)
+        events.append((EventType.STOP_LONG, f"stop.long:{key}",
+                       episode.start + timedelta(seconds=machine.long_stop_after)))
     if episode.end is not None:
-        outbox.emit(EventType.STOP_ENDED, f"stop.ended:{key}", episode.end, payload, line=machine.line)
+        events.append((EventType.STOP_ENDED, f"stop.ended:{key}", episode.end))
+    payload = None
+    for event_type, event_key, occurred_at in events:
+        if event_key in told:
+            continue
+        payload = payload or _payload(machine, episode, until)
+        outbox.emit(event_type, event_key, occurred_at, payload, line=machine.line)
+    return frozenset(event_key for _, event_key, _ in events)
 
 
-def announce_replayed(machine: Machine, intervals: list[Interval], last_ts: datetime | None) -> None:
-    """The stops a replay derived (the pipeline calls this after its replays, in its transaction)."""
+def announce_replayed(
+    machine: Machine, intervals: list[Interval], last_ts: datetime | None, told: Told | None = None,
+) -> Told | None:
+    """The stops a replay derived (the pipeline calls this after its replays, in its transaction).
+
+    `told` is what the previous call said of the stop in progress at `intervals[0]`, if any.
+    Returns what the outbox holds of the stop still in progress (None when the machine is not stopped).
+    """
     episodes = stop_episodes(intervals)
     if not episodes or last_ts is None:
-        return
+        return None
     first = episodes[0]
     if first.start == intervals[0].start:
-        first = StopEpisode(_episode_start(machine, first.start), first.end, first.reason, first.fault_code)
-        episodes[0] = first
+        known = told is not None and told.interval_start == first.start
+        start = told.episode_start if known else _episode_start(machine, first.start)
+        episodes[0] = StopEpisode(start, first.end, first.reason, first.fault_code)
+    keys: frozenset[str] = frozenset()
     for episode in episodes:
-        announce_episode(machine, episode, last_ts)
+        keys = announce_episode(machine, episode, last_ts, told.keys if told else frozenset())
+    last = intervals[-1]
+    if last.state != MachineStatus.STOPPED or last.end is not None:
+        return None
+    return Told(interval_start=last.start, episode_start=episodes[-1].start, keys=keys)
 
 
 def announce_open_stops(now: datetime) -> int:

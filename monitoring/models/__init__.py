@@ -16,6 +16,7 @@ from monitoring.models.history import (  # noqa: F401
     EventKind,
     MachineStatus,
     Observation,
+    ProjectionVersion,
     Signal,
     StateInterval,
 )

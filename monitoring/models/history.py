@@ -106,6 +106,21 @@ class CountBucket(models.Model):
         return f"{self.machine_id} {self.minute.isoformat()} total={self.total_count}"
 
 
+class ProjectionVersion(models.Model):
+    """Which writing of a machine's projection is the latest: a number each writer draws at random.
+
+    Every batch the pipeline stores for a machine draws a new one, in its transaction. A process
+    that kept the machine's fold in memory (`monitoring.folds`) trusts its copy only while the
+    stored number is the one it drew: another process, a replay or a rollback make it differ.
+    """
+
+    machine = models.OneToOneField(Machine, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} {self.version}"
+
+
 class EventKind(models.TextChoices):
     STATE_CHANGE = "state_change", "State change"
     ROLLOVER = "rollover", "Counter rollover"
