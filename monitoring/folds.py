@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
 from django.db.models import OuterRef, Subquery
 
+from monitoring.bulk import upsert_rows
 from monitoring.lib.states import PEOPLE_SIGNALS, Obs, Snapshot
 from monitoring.models import Observation, ProjectionVersion, StateInterval
 from monitoring.stops import Told
@@ -98,13 +98,8 @@ def trusted(machine_ids: Iterable[int]) -> dict[int, KeptFold]:
 def stamp(machine_ids: Iterable[int]) -> dict[int, int]:
     """Draw and store a new projection version for each machine (in the caller's transaction)."""
     versions = {pk: secrets.randbits(62) for pk in machine_ids}
-    table = connection.ops.quote_name(ProjectionVersion._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (machine_id, version) VALUES (%s, %s) "
-            "ON CONFLICT (machine_id) DO UPDATE SET version = EXCLUDED.version",
-            list(versions.items()),
-        )
+    upsert_rows(ProjectionVersion, ("machine_id", "version"), ("bigint", "bigint"), "machine_id",
+                list(versions.items()))
     return versions
 
 

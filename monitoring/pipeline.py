@@ -68,8 +68,7 @@ class BatchRejected(Exception):
         super().__init__(f"{len(rejected)} observation(s) rejected; first: {rejected[0].message}")
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(NamedTuple):
     """A valid observation: its machine, its typed value, and whether it corrects a stored one."""
 
     machine: Machine
@@ -93,15 +92,16 @@ def validate(
         if machine is None:
             rejected.append(Rejection(index, f"unknown machine {item.machine_code!r}"))
             continue
-        if not isinstance(item.ts, datetime) or item.ts.tzinfo is None:
-            rejected.append(Rejection(index, f"ts {item.ts!r} must be an aware date-time with a UTC offset"))
+        ts = item.ts
+        if not isinstance(ts, datetime) or ts.tzinfo is None:
+            rejected.append(Rejection(index, f"ts {ts!r} must be an aware date-time with a UTC offset"))
             continue
-        problem = out_of_range(item.ts)
-        if problem is None and item.ts < earliest:
-            problem = (f"{item.ts.isoformat()} is before {settings.OBSERVATIONS_NOT_BEFORE} "
+        problem = out_of_range(ts)
+        if problem is None and ts < earliest:
+            problem = (f"{ts.isoformat()} is before {settings.OBSERVATIONS_NOT_BEFORE} "
                        "(OBSERVATIONS_NOT_BEFORE): is the device's clock set?")
-        elif problem is None and item.ts > latest:
-            problem = (f"{item.ts.isoformat()} lies in the future, more than {settings.OBSERVATIONS_MAX_AHEAD_S} s "
+        elif problem is None and ts > latest:
+            problem = (f"{ts.isoformat()} lies in the future, more than {settings.OBSERVATIONS_MAX_AHEAD_S} s "
                        "ahead of this server's clock (OBSERVATIONS_MAX_AHEAD_S): is the device's clock ahead?")
         if problem:
             rejected.append(Rejection(index, f"ts {problem}"))
@@ -114,7 +114,9 @@ def validate(
         if item.signal == "reason" and value not in reasons:
             rejected.append(Rejection(index, f"unknown reason code {value!r}"))
             continue
-        valid.append(Checked(machine, Obs(item.ts.astimezone(UTC), item.signal, value), item.supersedes))
+        if ts.tzinfo is not UTC:
+            ts = ts.astimezone(UTC)
+        valid.append(Checked(machine, Obs(ts, item.signal, value), item.supersedes))
     return valid, rejected
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from monitoring.bulk import db_time, execute_many, insert_rows
+from monitoring.bulk import db_time, delete_rows, insert_rows, update_rows
 from monitoring.lib.signals import COUNTER_SIGNALS, STATE_SIGNALS, parse_value
 from monitoring.lib.states import Interval, MachineRules, Obs, PartCount, Replay, Snapshot, replay
 from monitoring.models import DERIVED_EVENT_KINDS, CountBucket, Event, MachineStatus, Observation, StateInterval
@@ -187,8 +187,12 @@ def _buckets(machine: Machine, counts: list[PartCount]) -> list[CountBucket]:
 def _part_sums(counts: list[PartCount], windows: list[RunWindow]) -> dict[tuple[datetime, int | None], list[int]]:
     """Parts per (minute, work order running then): total, good, reject and scrap counts."""
     sums: dict[tuple[datetime, int | None], list[int]] = {}
+    minute = next_minute = None
     for count in counts:
-        key = (minute_of(count.ts), order_at(windows, count.ts))
+        if minute is None or not minute <= count.ts < next_minute:  # counts mostly come in time order
+            minute = minute_of(count.ts)
+            next_minute = minute + timedelta(minutes=1)
+        key = (minute, order_at(windows, count.ts) if windows else None)
         parts = sums.get(key)
         if parts is None:
             parts = sums[key] = [0, 0, 0, 0]
@@ -233,15 +237,14 @@ def _extend_intervals(extensions: list[Extension]) -> None:
                 stored.start, stored.state, stored.reason, stored.fault_code,
             ):
                 if first.end is not None:
-                    closed.append((first.end, extension.machine.pk, first.start))
+                    closed.append((extension.machine.pk, first.start, first.end))
                 intervals = intervals[1:]
             else:
                 replaced.append((extension.machine.pk, stored.start))
         new += [(extension.machine.pk, interval) for interval in intervals]
-    quote = connection.ops.quote_name
-    table = quote(StateInterval._meta.db_table)
-    execute_many(f"DELETE FROM {table} WHERE machine_id = %s AND start = %s", replaced)
-    execute_many(f"UPDATE {table} SET {quote('end')} = %s WHERE machine_id = %s AND start = %s", closed)
+    delete_rows(StateInterval, ("machine_id", "start"), ("bigint", "timestamptz"), replaced)
+    update_rows(StateInterval, f"{connection.ops.quote_name('end')} = {{closed_at}}", ("machine_id", "start"),
+                ("closed_at",), ("bigint", "timestamptz", "timestamptz"), closed)
     codes = {interval.reason for _, interval in new if interval.reason}
     reasons = dict(DowntimeReason.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
     insert_rows(StateInterval, ("machine_id", "start", "end", "state", "reason_id", "fault_code"), [
@@ -267,11 +270,11 @@ def _extend_buckets(extensions: list[Extension]) -> None:
             machine_id__in=[machine.pk for machine in machines], minute__in={minute for _, minute, _ in sums},
         ).order_by().values_list("pk", "machine_id", "minute", "work_order_id")
     }
-    table = connection.ops.quote_name(CountBucket._meta.db_table)
-    execute_many(
-        f"UPDATE {table} SET total_count = total_count + %s, good_count = good_count + %s, "
-        "reject_count = reject_count + %s, scrap_count = scrap_count + %s WHERE id = %s",
-        [(*parts, stored[key]) for key, parts in sums.items() if key in stored],
+    update_rows(
+        CountBucket, "total_count = total_count + {total}, good_count = good_count + {good}, "
+                     "reject_count = reject_count + {reject}, scrap_count = scrap_count + {scrap}",
+        ("id",), ("total", "good", "reject", "scrap"), ("bigint",) * 5,
+        [(stored[key], *parts) for key, parts in sums.items() if key in stored],
     )
     insert_rows(
         CountBucket, ("machine_id", "minute", "work_order_id", "total_count", "good_count", "reject_count",

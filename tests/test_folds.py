@@ -110,6 +110,30 @@ def test_batches_in_order_with_the_odd_late_one_give_the_rows_of_one_replay(plan
     assert projections() == whole
 
 
+def test_a_reading_at_the_instant_the_interval_in_progress_began_replaces_it_as_a_replay_would(plant):
+    stream = [obs("A1", 0, "running", True), obs("A1", 60, "running", False), obs("A1", 60, "fault", 7),
+              obs("A1", 90, "fault", 0), obs("A1", 90, "running", True), obs("A1", 90, "total_count", 5)]
+    record_observations(stream)
+    whole = rows_of(plant.a1)
+
+    clear()
+    for reading in stream:  # each in a batch of its own: the same instant, a later signal
+        record_observations([reading])
+    assert rows_of(plant.a1) == whole
+    assert [(state, fault) for _, _, state, _, fault in whole[0]] == [("running", None), ("stopped", 7),
+                                                                     ("running", None)]
+
+
+def rows_of(machine: Machine) -> tuple[list, list, list]:
+    """Intervals, buckets and events (two events of an instant may differ only in a None)."""
+    return (
+        list(StateInterval.objects.filter(machine=machine).order_by("start").values_list(
+            "start", "end", "state", "reason__code", "fault_code")),
+        list(CountBucket.objects.filter(machine=machine).order_by("minute").values_list("minute", "total_count")),
+        sorted(Event.objects.filter(machine=machine).values_list("ts", "kind", "detail"), key=repr),
+    )
+
+
 # --- what the fast path costs ------------------------------------------------------------------------
 
 def statements_to_store(batch: list[ObservationIn]) -> int:

@@ -9,8 +9,8 @@ physically have made in the elapsed time, and a reset otherwise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 # How much faster than its ideal rate a machine may plausibly count, and a fixed allowance
 # for counters that update in bursts (a PLC that publishes every few parts).
@@ -25,8 +25,7 @@ class DeltaKind(str, Enum):
     IMPLAUSIBLE = "implausible"
 
 
-@dataclass(frozen=True)
-class CounterDelta:
+class CounterDelta(NamedTuple):
     kind: DeltaKind
     parts: int
     """Parts to count; 0 for an implausible jump, which is flagged instead."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from monitoring.lib.counters import DeltaKind, counter_delta, max_plausible_parts
 from monitoring.lib.signals import COUNTER_SIGNALS, SIGNAL_RANK, Value
@@ -39,8 +40,8 @@ class MachineRules:
         return GAP_INTERVALS * self.expected_interval
 
 
-@dataclass(frozen=True)
-class Obs:
+class Obs(NamedTuple):
+    # A named tuple, not a dataclass: an import makes and sorts hundreds of thousands a second.
     ts: datetime
     signal: str
     value: Value
@@ -69,15 +70,13 @@ class Snapshot:
     last_ts: datetime | None = None
 
 
-@dataclass(frozen=True)
-class PartCount:
+class PartCount(NamedTuple):
     ts: datetime
     signal: str
     parts: int
 
 
-@dataclass(frozen=True)
-class StateEvent:
+class StateEvent(NamedTuple):
     ts: datetime
     kind: str
     detail: dict
@@ -110,6 +109,7 @@ def derive_state(signals: Mapping[str, Value]) -> tuple[str, int | None]:
 class _Fold:
     def __init__(self, snapshot: Snapshot, rules: MachineRules) -> None:
         self.rules = rules
+        self.max_gap = rules.max_gap
         self.signals = dict(snapshot.signals)
         self.counters = dict(snapshot.counters)
         self.last_ts = snapshot.last_ts
@@ -163,13 +163,13 @@ class _Fold:
             # What people enter says nothing about whether the device is sending data.
             self.apply_input(obs)
             return
-        if self.last_ts is not None and (obs.ts - self.last_ts).total_seconds() > self.rules.max_gap:
+        if self.last_ts is not None and (obs.ts - self.last_ts).total_seconds() > self.max_gap:
             # One rule for a silence, open or over: the last state holds for `max_gap` after the
             # last observation (as `kpi.data_ends_at` counts an open one), and no-data follows; so
             # a period's figures do not change when the data comes back.
             # The gap is logged when it is seen, at its end, and whatever the state: a replay
             # resuming inside the gap must log it again, as it rewrites every event from there.
-            silent_from = self.last_ts + timedelta(seconds=self.rules.max_gap)
+            silent_from = self.last_ts + timedelta(seconds=self.max_gap)
             self.transition(silent_from, NO_DATA, None, log=False)
             self.events.append(StateEvent(obs.ts, "no_data", {
                 "since": silent_from.isoformat(), "gap_s": (obs.ts - silent_from).total_seconds(),
