@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitoring.lib.oee import (
     NO_DATA_TIME,
     OUTSIDE_PRODUCTION,
     RUN,
+    SETUP_ADJUSTMENTS,
     SMALL_STOP,
     UNPLANNED_STOP,
     Production,
@@ -18,6 +21,7 @@ from monitoring.lib.oee import (
     downtime_by_reason,
     figures,
     resolve_quality,
+    split,
     state_now,
     stretches,
     time_breakdown,
@@ -238,3 +242,62 @@ def test_a_stop_reaching_into_the_period_from_production_time_before_it_keeps_it
     production = classify((0, 1000), [(-3600, 1000)], [(0, 400)], states, micro_stop_threshold=120).production
     rows = stretches(states, 0, 1000, now=1000, micro_stop_threshold=120, production=production)
     assert (rows[0].kind, rows[0].needs_reason) == (UNPLANNED_STOP, True)
+
+
+# --- a classification cut into hours: what the hourly rollups store -------------------------------
+
+def test_a_stop_cut_by_an_hour_keeps_the_worth_of_its_whole_episode():
+    # A 90-s stop across the hour is a small stop on both sides; a 200-s one is unplanned on both.
+    states = [StateSpan(0, H - 45, "running"), StateSpan(H - 45, H + 45, "stopped"),
+              StateSpan(H + 45, 2 * H - 100, "running"), StateSpan(2 * H - 100, 2 * H + 100, "stopped"),
+              StateSpan(2 * H + 100, 3 * H, "running")]
+    whole = classify((0, 3 * H), [(0, 3 * H)], [], states, micro_stop_threshold=120)
+    hours = split(whole, [0, H, 2 * H, 3 * H])
+    assert [time_breakdown(h).small_stop for h in hours] == [45, 45, 0]
+    assert [time_breakdown(h).unplanned_stop for h in hours] == [0, 100, 100]
+    # As each hour alone gives it, reading the same states.
+    assert [time_breakdown(h) for h in hours] == [
+        time_breakdown(classify((a, a + H), [(0, 3 * H)], [], states, micro_stop_threshold=120))
+        for a in (0, H, 2 * H)
+    ]
+
+
+spans_strategy = st.lists(
+    st.tuples(st.integers(1, 4000), st.sampled_from(["running", "stopped", "planned", "setup", "no-data", "gap"])),
+    max_size=40,
+)
+
+
+def _states(draws: list[tuple[int, str]]) -> list[StateSpan]:
+    states, cursor = [], 0.0
+    for length, kind in draws:
+        if kind != "gap":
+            states.append(StateSpan(
+                cursor, cursor + length, "stopped" if kind in ("planned", "setup") else kind,
+                planned=kind == "planned", loss_category={"planned": "planned", "setup": SETUP_ADJUSTMENTS}.get(kind),
+            ))
+        cursor += length
+    return states
+
+
+@given(draws=spans_strategy, shifts=st.lists(st.tuples(st.integers(0, 30000), st.integers(1, 20000)), max_size=6),
+       breaks=st.lists(st.tuples(st.integers(0, 30000), st.integers(1, 3000)), max_size=4),
+       threshold=st.sampled_from([0, 60, 120, 900]), in_service=st.integers(0, 20000),
+       start=st.integers(0, 5000), cuts=st.lists(st.integers(1, 40000), min_size=1, max_size=12))
+def test_the_pieces_of_a_classification_add_up_to_the_whole_and_equal_each_piece_classified_alone(
+    draws, shifts, breaks, threshold, in_service, start, cuts,
+):
+    states = _states(draws)
+    scheduled = [(a, a + n) for a, n in shifts]
+    planned = [(a, a + n) for a, n in breaks]
+    boundaries = sorted({start, *(start + c for c in cuts)})
+    period = (boundaries[0], boundaries[-1])
+    whole = classify(period, scheduled, planned, states, threshold, in_service)
+    pieces = split(whole, boundaries)
+    summed = sum((time_breakdown(p) for p in pieces), TimeBreakdown())
+    for name, value in vars(time_breakdown(whole)).items():
+        assert getattr(summed, name) == pytest.approx(value, abs=1e-6), name
+    for (a, b), piece in zip(zip(boundaries, boundaries[1:]), pieces):
+        alone = classify((a, b), scheduled, planned, states, threshold, in_service)
+        assert time_breakdown(piece) == time_breakdown(alone)
+        assert downtime_by_reason(piece) == downtime_by_reason(alone)

@@ -9,6 +9,7 @@ Pure: no Django. Times are seconds since the epoch (floats); a span is [start, e
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -172,6 +173,8 @@ class Classification:
     """Planned production time (scheduled time minus breaks and holidays), in time order."""
     production: tuple[Span, ...] = ()
     """The calendar's planned production windows in the period (before stops with planned reasons)."""
+    scheduled_spans: tuple[Span, ...] = ()
+    planned_calendar_spans: tuple[Span, ...] = ()
 
 
 def classify(
@@ -202,7 +205,44 @@ def classify(
     return Classification(
         all_time=max(end - start, 0.0), scheduled=total(scheduled_spans),
         planned_calendar=total(planned_calendar), pieces=tuple(pieces), production=tuple(production),
+        scheduled_spans=tuple(scheduled_spans), planned_calendar_spans=tuple(planned_calendar),
     )
+
+
+def split(classification: Classification, boundaries: Sequence[float]) -> list[Classification]:
+    """The classification cut at `boundaries` (sorted, within its period): one per [b, next b).
+
+    Each is what `classify` gives over its stretch with the same states, since whether a stop
+    is a small stop depends on its whole episode, not on where a period cuts it. So the
+    `time_breakdown`s of the stretches add up to the whole's.
+    """
+    slots = list(zip(boundaries, boundaries[1:]))
+    pieces = _cut(classification.pieces, boundaries, lambda piece, a, b: Piece(a, b, piece.kind, piece.span))
+    scheduled = _cut(classification.scheduled_spans, boundaries, lambda _, a, b: (a, b))
+    planned = _cut(classification.planned_calendar_spans, boundaries, lambda _, a, b: (a, b))
+    production = _cut(classification.production, boundaries, lambda _, a, b: (a, b))
+    return [
+        Classification(
+            all_time=max(end - start, 0.0), scheduled=total(scheduled[i]), planned_calendar=total(planned[i]),
+            pieces=tuple(pieces[i]), production=tuple(production[i]), scheduled_spans=tuple(scheduled[i]),
+            planned_calendar_spans=tuple(planned[i]),
+        )
+        for i, (start, end) in enumerate(slots)
+    ]
+
+
+def _cut(items: Sequence, boundaries: Sequence[float], clip) -> list[list]:
+    """Sorted, disjoint stretches (spans or pieces) sorted into the slots between `boundaries`, clipped to them."""
+    slots: list[list] = [[] for _ in range(max(len(boundaries) - 1, 0))]
+    for item in items:
+        start, end = (item.start, item.end) if isinstance(item, Piece) else item
+        i = max(bisect_right(boundaries, start) - 1, 0)
+        while i < len(slots) and boundaries[i] < end:
+            a, b = max(start, boundaries[i]), min(end, boundaries[i + 1])
+            if a < b:
+                slots[i].append(clip(item, a, b))
+            i += 1
+    return slots
 
 
 def time_breakdown(classification: Classification) -> TimeBreakdown:
