@@ -1,224 +1,27 @@
 """OEE of machines and lines over a period, from the stored projection (DESIGN.md §4).
 
-`MachinePeriod` reads one machine's state intervals over a period once and answers every
-question about them through `monitoring.lib.oee`: the OEE's times, the downtime by reason,
-the stops and the timeline. Pages, reports, the API and the live stream all go through here,
-so they agree.
+The door pages, reports, the API and the live stream go through, so they agree. One machine
+over one period is a `MachinePeriod` (monitoring.period): its times, downtime, stops and
+timeline.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cached_property
+from datetime import datetime
 
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from monitoring.lib import oee
-from monitoring.lib.spans import Span, SpanIndex, union
-from monitoring.lib.states import GAP_INTERVALS, PEOPLE_SIGNALS
-from monitoring.models import CountBucket, MachineStatus, Observation, StateInterval
-from planning.models import Line, LossCategory, Machine, WorkOrder, ideal_cycle_times
-from planning.schedule import LineCalendar, line_calendar
-
-
-@dataclass(frozen=True)
-class Result:
-    """Times and production of one machine or a sum of machines, and the ratios derived from them."""
-
-    times: oee.TimeBreakdown
-    production: oee.Production
-
-    def __add__(self, other: Result) -> Result:
-        return Result(self.times + other.times, self.production + other.production)
-
-    @property
-    def figures(self) -> oee.Figures:
-        return oee.figures(self.times, self.production)
-
-    def as_dict(self) -> dict:
-        """The JSON shape of `/api/v1/oee/`."""
-        f, t, p = self.figures, self.times, self.production
-        return {
-            "availability": f.availability, "performance": f.performance, "quality": f.quality,
-            "oee": f.oee, "teep": f.teep,
-            "all_time_s": t.all_time, "scheduled_s": t.scheduled, "planned_stop_s": t.planned_stop,
-            "planned_production_s": t.planned_production, "unplanned_stop_s": t.unplanned_stop,
-            "run_s": t.run, "small_stop_s": t.small_stop, "unexplained_s": t.unexplained, "no_data_s": t.no_data,
-            "total_count": p.total, "good_count": p.good, "reject_count": p.reject,
-            "ideal_production_s": p.ideal_seconds,
-            "losses": f.losses, "reject_parts": f.reject_parts,
-        }
-
-
-EMPTY = Result(oee.TimeBreakdown(), oee.Production())
-
-
-def data_ends_at(machine: Machine, now: datetime) -> datetime | None:
-    """When the machine's data stops counting: three expected intervals after its last device
-    observation (what people enter says nothing of the device), or now. The pipeline's fold ends a
-    silence's last state at the same instant once data comes back."""
-    last = (Observation.objects.filter(machine=machine).exclude(signal__in=PEOPLE_SIGNALS)
-            .order_by("-ts").values_list("ts", flat=True).first())
-    if last is None:
-        return None
-    return min(now, last + timedelta(seconds=GAP_INTERVALS * machine.expected_interval))
-
-
-class MachinePeriod:
-    """One machine over [start, end), clipped at now: its state spans read once, and every fold over them."""
-
-    def __init__(
-        self, machine: Machine, start: datetime, end: datetime, now: datetime | None = None,
-        calendar: LineCalendar | None = None,
-    ) -> None:
-        self.machine = machine
-        self.now = now or timezone.now()
-        # The future has no time in it yet.
-        self.start, self.end = start, max(min(end, self.now), start)
-        self._calendar = calendar
-
-    @property
-    def empty(self) -> bool:
-        return self.end <= self.start
-
-    @cached_property
-    def calendar(self) -> LineCalendar:
-        return self._calendar or line_calendar(self.machine.line, self.start, self.end)
-
-    @cached_property
-    def spans(self) -> list[oee.StateSpan]:
-        """The machine's state spans around the period: a margin either side for whole stops, and for
-        a setup that ended just before the period and whose startup window reaches into it."""
-        machine, now = self.machine, self.now
-        margin = timedelta(seconds=max(machine.micro_stop_threshold, machine.startup_window))
-        rows = (
-            StateInterval.objects.overlapping(self.start - margin, self.end + margin).filter(machine=machine)
-            .order_by("start")
-            .values_list("start", "end", "state", "reason__code", "reason__name", "reason__planned",
-                         "reason__loss_category", "fault_code")
-        )
-        spans = []
-        for start, end, state, reason, reason_name, planned, loss_category, fault_code in rows.iterator(5000):
-            still_going = False
-            if end is None:
-                # The newest interval lasts while data comes; the figures stop where it stopped.
-                end = max(data_ends_at(machine, now) or start, start)
-                still_going = end >= now
-            if state == MachineStatus.NO_DATA:
-                reason, reason_name = oee.NO_DATA_REASON, oee.NO_DATA_LABEL
-            spans.append(oee.StateSpan(
-                start=start.timestamp(), end=end.timestamp(), state=state, planned=bool(planned),
-                loss_category=loss_category, reason=reason, reason_name=reason_name, fault_code=fault_code,
-                still_going=still_going,
-            ))
-        return spans
-
-    @cached_property
-    def classification(self) -> oee.Classification:
-        # Read now, not from the machine object: the pipeline sets a first observation meanwhile.
-        in_service = (Machine.objects.filter(pk=self.machine.pk).values_list(
-            Coalesce("in_service", "first_observation"), flat=True).first())
-        calendar = self.calendar
-        return oee.classify(
-            (self.start.timestamp(), self.end.timestamp()), calendar.scheduled, calendar.planned, self.spans,
-            # A machine that never sent anything has not gone into service yet.
-            self.machine.micro_stop_threshold, (in_service or self.end).timestamp(),
-        )
-
-    def result(self) -> Result:
-        """Times and production over the period."""
-        if self.empty:
-            return EMPTY
-        times = oee.time_breakdown(self.classification)
-        return Result(times, production(self.machine, self.start, self.end, self.startup_spans()))
-
-    def downtime(self) -> dict[str, float]:
-        """Seconds of stop per reason name inside planned production time (see `oee.downtime_by_reason`)."""
-        return {} if self.empty else oee.downtime_by_reason(self.classification)
-
-    def stretches(self) -> list[oee.Stretch]:
-        """Every state around the period in time order; the time none covers inside it is no-data."""
-        production = None if self.empty else self.classification.production
-        return oee.stretches(self.spans, self.start.timestamp(), self.end.timestamp(), self.now.timestamp(),
-                             self.machine.micro_stop_threshold, production)
-
-    def startup_spans(self) -> list[Span]:
-        """Windows after each start of scheduled time and each setup stop in which rejects are startup rejects."""
-        window = self.machine.startup_window
-        calendar = self.calendar
-        # A machine starts up when scheduled time begins after unscheduled time, not at each shift change.
-        starts = [] if calendar.around_the_clock else [s for s, _ in union(calendar.scheduled)]
-        starts += [s.end for s in self.spans
-                   if s.state != oee.RUNNING and s.loss_category == LossCategory.SETUP_ADJUSTMENTS]
-        return union((s, s + window) for s in starts)
-
-
-def production(
-    machine: Machine, start: datetime | None, end: datetime | None, startup: list[Span],
-    work_order: WorkOrder | None = None,
-) -> oee.Production:
-    """Parts made on the machine in [start, end) (or for `work_order`, whenever) at their orders' ideal
-    cycle times; rejects in `startup` are startup rejects."""
-    buckets = CountBucket.objects.filter(machine=machine)
-    if work_order is not None:
-        buckets = buckets.filter(work_order=work_order)
-    if start is not None:
-        buckets = buckets.filter(minute__gte=start, minute__lt=end)
-    sums = list(
-        buckets.values("work_order_id").annotate(
-            total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
-        )
-    )
-    cycle = ideal_cycle_times(machine, {row["work_order_id"] for row in sums if row["work_order_id"]})
-    result = oee.Production()
-    for row in sums:
-        ict = cycle[row["work_order_id"]]
-        good, reject = oee.resolve_quality(row["total"], row["good"], row["reject"], row["scrap"], machine.quality_counter)
-        result += oee.Production(
-            total=row["total"], good=good, reject=reject,
-            ideal_seconds=ict * row["total"], ideal_good_seconds=ict * good, reject_seconds=ict * reject,
-        )
-    startup_reject = startup_seconds = 0
-    if startup and (result.reject or result.total):
-        startup_index = SpanIndex(startup)
-        # Only minutes that can hold rejects: with a good-part counter that is every minute with parts.
-        may_reject = {
-            "reject_count": Q(reject_count__gt=0) | Q(scrap_count__gt=0),
-            "good_count": Q(total_count__gt=0) | Q(scrap_count__gt=0),
-        }.get(machine.quality_counter, Q(scrap_count__gt=0))
-        # Summed per order before they are resolved, as the period's counts are.
-        in_startup: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        names = ("total_count", "good_count", "reject_count", "scrap_count")
-        for minute, work_order_id, *count in buckets.filter(may_reject).values_list("minute", "work_order_id", *names):
-            if startup_index.contains(minute.timestamp()):
-                sums_of_order = in_startup[work_order_id]
-                for i, value in enumerate(count):
-                    sums_of_order[i] += value
-        for work_order_id, count in in_startup.items():
-            _, reject = oee.resolve_quality(*count, machine.quality_counter)
-            startup_reject += reject
-            startup_seconds += reject * cycle[work_order_id]
-        startup_reject = min(startup_reject, result.reject)
-        startup_seconds = min(startup_seconds, result.reject_seconds)
-    return oee.Production(
-        total=result.total, good=result.good, reject=result.reject, startup_reject=startup_reject,
-        ideal_seconds=result.ideal_seconds, ideal_good_seconds=result.ideal_good_seconds,
-        reject_seconds=result.reject_seconds, startup_reject_seconds=startup_seconds,
-    )
-
-
-def good_parts(machine: Machine, work_order: WorkOrder) -> int:
-    """Good parts of the order counted on the machine so far."""
-    sums = CountBucket.objects.filter(machine=machine, work_order=work_order).aggregate(
-        total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
-    )
-    good, _ = oee.resolve_quality(*(sums[name] or 0 for name in ("total", "good", "reject", "scrap")),
-                                  machine.quality_counter)
-    return good
+from monitoring.period import (  # noqa: F401 - the names others read the figures by
+    EMPTY,
+    MachinePeriod,
+    Result,
+    Tally,
+    data_ends_at,
+    good_parts,
+    production,
+)
+from planning.models import Line, Machine
+from planning.schedule import LineCalendar
 
 
 def machine_result(
