@@ -7,12 +7,14 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring (devices, history, live data)"
 
     def ready(self) -> None:
-        from monitoring import orders
+        from monitoring import orders, rollup_signals
         from monitoring.models import ModbusDevice, OpcUaEndpoint, SignalBinding
         from planning.audit import track
 
         # Parts follow the run windows of work orders, however an order is saved.
         orders.connect()
+        # Rollups of hours whose configuration changed are dropped, however it changes.
+        rollup_signals.connect()
         # Devices and signal maps are configuration: their changes go into the audit trail.
         track(ModbusDevice, exclude=["updated"])
         track(OpcUaEndpoint, exclude=["updated"])

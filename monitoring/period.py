@@ -4,7 +4,7 @@
 question about them through `monitoring.lib.oee`: the OEE's times, the downtime by reason,
 the stops and the timeline. Its `tally` is what the period adds to the figures before the
 counts are resolved per work order, so tallies of adjacent stretches add up to the tally of
-the whole (what hourly rollups store). `monitoring.kpi` is the door others use.
+the whole (`monitoring.rollups` stores them per hour). `monitoring.kpi` is the door others use.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ the stored ones, the fold carries on from where it stood and `extend` writes wha
 interval in progress closed, rows appended, parts added to their minute's bucket): the rows a
 replay would write. Parts go to the work order whose run window holds them; when an order's
 windows change, `recount` rewrites the count buckets of the time in between (and nothing else).
+A replay and a recount drop the hourly rollups of the hours they change (`models.rollups.forget`);
+what `extend` writes lies after every rolled-up hour (`rollups.horizon`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from django.db import connection
 from monitoring.bulk import db_time, delete_rows, insert_rows, update_rows
 from monitoring.lib.signals import COUNTER_SIGNALS, STATE_SIGNALS, parse_value
 from monitoring.lib.states import Interval, MachineRules, Obs, PartCount, Replay, Snapshot, replay
-from monitoring.models import DERIVED_EVENT_KINDS, CountBucket, Event, MachineStatus, Observation, StateInterval
+from monitoring.models import (
+    DERIVED_EVENT_KINDS,
+    CountBucket,
+    Event,
+    MachineStatus,
+    Observation,
+    StateInterval,
+    forget,
+)
 from planning.lib.orders import RunWindow, order_at
 from planning.models import DowntimeReason, FaultCode, Machine, WorkOrder, fastest_cycle_times
 
@@ -135,6 +145,9 @@ def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations
     Returns the replay (its intervals tell the IT systems of stops: `stops.announce_replayed`).
     """
     result = replay(snapshot, observations, rules_for(machine))
+    # A stop the replay ends sooner or later may turn from a small stop into an unplanned one (or back)
+    # up to a micro-stop threshold before `since`; a stop that began earlier had lasted long enough.
+    forget([machine.pk], since - timedelta(seconds=machine.micro_stop_threshold))
 
     interval_from = snapshot.interval.start if snapshot.interval else since
     StateInterval.objects.filter(machine=machine, start__gte=interval_from).delete()
@@ -167,6 +180,7 @@ def recount(machine: Machine, start: datetime, end: datetime) -> None:
     since, snapshot = resume_point(machine, start)
     observations = stored_observations(machine, since, until)
     result = replay(snapshot, observations, rules_for(machine))
+    forget([machine.pk], since, until)
     CountBucket.objects.filter(machine=machine, minute__gte=since, minute__lt=until).delete()
     CountBucket.objects.bulk_create(_buckets(machine, result.counts), batch_size=1000)
 

@@ -21,10 +21,12 @@ from celery.signals import worker_ready, worker_shutting_down
 from celery.utils.nodenames import worker_direct
 from celery.worker import state
 from django.conf import settings
+from django.utils import timezone
 
-from monitoring import live, stops
+from monitoring import live, rollups, stops
 from monitoring.collectors.leases import LeaseBook, default_owner_id, run_collector_process
 from monitoring.collectors.wiring import device_specs
+from planning.models import Machine
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +156,10 @@ def refresh_live_screens() -> int:
 def announce() -> dict:
     """Tell the IT systems of stops that went on long enough without an observation, and of closed shifts."""
     return stops.announce()
+
+
+@shared_task(name="monitoring.tasks.roll_up", ignore_result=True)
+def roll_up() -> int:
+    """Roll up each machine's hours closed since the last run (`monitoring.rollups`); return how many."""
+    now = timezone.now()
+    return sum(rollups.roll_up(machine, now) for machine in Machine.objects.with_plant())

@@ -170,6 +170,8 @@ CELERY_BEAT_SCHEDULE = {
     "announce-stops-and-shifts": {"task": "monitoring.tasks.announce", "schedule": 15.0},
     # Webhooks are sent after each commit; this retries the ones that failed, when they are due.
     "deliver-webhooks": {"task": "planning.tasks.deliver_webhooks", "schedule": 10.0},
+    # Hours closed since the last run are rolled up, so a long period reads few rows (monitoring.rollups).
+    "roll-up-hours": {"task": "monitoring.tasks.roll_up", "schedule": 300.0},
 }
 # A collector's lease on a device lasts this long without renewal (renewed every third of it):
 # a dead worker's devices move to a live one within about this time plus one renewal round.

@@ -20,3 +20,10 @@ from monitoring.models.history import (  # noqa: F401
     Signal,
     StateInterval,
 )
+from monitoring.models.rollups import (  # noqa: F401
+    HOUR,
+    MachineHour,
+    OrderHour,
+    forget,
+    hour_of,
+)

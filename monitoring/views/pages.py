@@ -139,7 +139,7 @@ def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
         **chrome(request), "machine": machine, "line": line, "now_card": now_message["html"]["card"],
         "server_now": now_message["ts"],
         "machine_thresholds": {"target_oee": machine.target_oee, "warning_oee": machine.warning_oee},
-        "result": period.result().as_dict(), "start": start, "end": period.end, "period_end": end,
+        "result": kpi.machine_result(machine, start, end, now).as_dict(), "start": start, "end": period.end, "period_end": end,
         "period_label": label, "periods": [(key, name, key == period_key) for key, name in PERIODS.items()],
         "events": event_log(machine, start, end, line.area.site.zone), "event_limit": EVENT_LOG_LIMIT,
         "chart_data": chart_data, "site_tz": line.area.site.time_zone, "nav": "machine",
