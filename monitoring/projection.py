@@ -7,7 +7,8 @@ interval in progress closed, rows appended, parts added to their minute's bucket
 replay would write. Parts go to the work order whose run window holds them; when an order's
 windows change, `recount` rewrites the count buckets of the time in between (and nothing else).
 A replay and a recount drop the hourly rollups of the hours they change (`models.rollups.forget`);
-what `extend` writes lies after every rolled-up hour (`rollups.horizon`).
+what `extend` writes lies after every rolled-up hour (`rollups.horizon`). Where old observations
+were deleted (`monitoring.retention`), the projection before is final: no replay starts before it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from monitoring.models import (
     Event,
     MachineStatus,
     Observation,
+    PrunedObservations,
     StateInterval,
     forget,
 )
@@ -125,6 +127,10 @@ def resume_point(machine: Machine, earliest: datetime) -> tuple[datetime, Snapsh
     opened) and must have started by that last device observation.
     """
     since = minute_of(earliest)
+    kept_from = PrunedObservations.objects.filter(machine=machine).values_list("before", flat=True).first()
+    if kept_from is not None and since < kept_from:
+        # The observations before were deleted; the last reading of each signal was kept for here.
+        since = kept_from
     while True:
         row = (
             StateInterval.objects.filter(machine=machine, start__lt=since)
@@ -144,7 +150,8 @@ def rederive(machine: Machine, since: datetime, snapshot: Snapshot, observations
 
     Returns the replay (its intervals tell the IT systems of stops: `stops.announce_replayed`).
     """
-    result = replay(snapshot, observations, rules_for(machine))
+    # Only an observation older than the kept ones (`resume_point`) lies before `since`: too late to count.
+    result = replay(snapshot, [o for o in observations if o.ts >= since], rules_for(machine))
     # A stop the replay ends sooner or later may turn from a small stop into an unplanned one (or back)
     # up to a micro-stop threshold before `since`; a stop that began earlier had lasted long enough.
     forget([machine.pk], since - timedelta(seconds=machine.micro_stop_threshold))

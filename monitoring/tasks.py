@@ -23,7 +23,7 @@ from celery.worker import state
 from django.conf import settings
 from django.utils import timezone
 
-from monitoring import live, rollups, stops
+from monitoring import live, retention, rollups, stops
 from monitoring.collectors.leases import LeaseBook, default_owner_id, run_collector_process
 from monitoring.collectors.wiring import device_specs
 from planning.models import Machine
@@ -163,3 +163,9 @@ def roll_up() -> int:
     """Roll up each machine's hours closed since the last run (`monitoring.rollups`); return how many."""
     now = timezone.now()
     return sum(rollups.roll_up(machine, now) for machine in Machine.objects.with_plant())
+
+
+@shared_task(name="monitoring.tasks.prune_observations", ignore_result=True)
+def prune_observations() -> int:
+    """Delete raw observations older than OBSERVATIONS_KEEP_DAYS (`monitoring.retention`); return how many."""
+    return retention.prune_all()

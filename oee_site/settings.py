@@ -172,6 +172,8 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-webhooks": {"task": "planning.tasks.deliver_webhooks", "schedule": 10.0},
     # Hours closed since the last run are rolled up, so a long period reads few rows (monitoring.rollups).
     "roll-up-hours": {"task": "monitoring.tasks.roll_up", "schedule": 300.0},
+    # Raw observations older than OBSERVATIONS_KEEP_DAYS go (nothing while it is unset).
+    "prune-observations": {"task": "monitoring.tasks.prune_observations", "schedule": 3600.0},
 }
 # A collector's lease on a device lasts this long without renewal (renewed every third of it):
 # a dead worker's devices move to a live one within about this time plus one renewal round.
@@ -187,6 +189,11 @@ except ValueError:
 OBSERVATIONS_MAX_AHEAD_S = env_int("OBSERVATIONS_MAX_AHEAD_S", 300)
 if OBSERVATIONS_MAX_AHEAD_S < 0:
     raise ImproperlyConfigured(f"OBSERVATIONS_MAX_AHEAD_S={OBSERVATIONS_MAX_AHEAD_S} must not be negative")
+# Raw observations older than this many days are deleted once their hours are rolled up (the
+# projection stays: monitoring.retention); unset or 0 keeps them for ever.
+OBSERVATIONS_KEEP_DAYS = env_int("OBSERVATIONS_KEEP_DAYS", 0) or None
+if OBSERVATIONS_KEEP_DAYS is not None and OBSERVATIONS_KEEP_DAYS < 0:
+    raise ImproperlyConfigured(f"OBSERVATIONS_KEEP_DAYS={OBSERVATIONS_KEEP_DAYS} must not be negative")
 
 REDIS_SOCKET_TIMEOUT_S = 15
 CHANNEL_LAYERS = {

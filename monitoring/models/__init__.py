@@ -24,6 +24,7 @@ from monitoring.models.rollups import (  # noqa: F401
     HOUR,
     MachineHour,
     OrderHour,
+    PrunedObservations,
     forget,
     hour_of,
 )

@@ -97,3 +97,14 @@ class OrderHour(models.Model):
     def __str__(self) -> str:
         return f"{self.machine_id} {self.hour.isoformat()} order {self.work_order_id}"
 
+
+class PrunedObservations(models.Model):
+    """Where the machine's kept observations begin: older ones were deleted (`monitoring.retention`),
+    but for the last reading of each device signal before, which a replay from there starts from.
+    The projection before it is final: no replay reaches back beyond it."""
+
+    machine = models.OneToOneField(Machine, on_delete=models.CASCADE, related_name="+")
+    before = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} observations from {self.before.isoformat()}"
