@@ -234,6 +234,45 @@ async def test_an_update_costs_no_trip_to_the_database_thread(plant, in_memory_l
     await communicator.disconnect()
 
 
+async def test_the_screens_of_a_process_share_one_channel_and_each_gets_its_groups_events(plant, in_memory_layer):
+    screens = [await open_socket(path, user) for path, user in [
+        ("/ws/plant/", plant.manager), ("/ws/lines/A/", plant.operator), ("/ws/lines/A/", plant.manager),
+        ("/ws/machines/B1/", plant.manager)]]
+    for communicator, _ in screens:
+        await snapshot_of(communicator)
+    layer = get_channel_layer()
+    members = {group: set(channels) for group, channels in layer.groups.items()}
+    # One channel in each group, the same one: an event leaves the layer once for all the screens.
+    assert members.keys() == {live.PLANT_GROUP, live.line_group("A"), live.machine_group("B1")}
+    assert len(set().union(*members.values())) == 1
+    await database_sync_to_async(record_observations)([now_observation("A1", "running", True)])
+    heard = [[m["machine"] for m in await drain(communicator)] for communicator, _ in screens]
+    assert heard == [["A1"], ["A1"], ["A1"], []]
+    for communicator, _ in screens:
+        await communicator.disconnect()
+
+
+async def test_a_screen_whose_redis_goes_away_is_closed_with_4503(plant, settings):
+    from oee_site import redis_server
+
+    process, url = redis_server.start()
+    try:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                               "CONFIG": {"hosts": [url]}}}
+        settings.ALLOWED_HOSTS = ["localhost", "testserver"]
+        communicator, _ = await open_socket("/ws/machines/B1/", plant.manager)
+        assert await snapshot_of(communicator) == ["B1"]
+        process.kill()
+        output = await communicator.receive_output(timeout=60)  # after redis-py's retries
+        assert (output["type"], output["code"]) == ("websocket.close", 4503)
+        # Until it is back, a screen that connects is closed the same way, not left hanging.
+        communicator, _ = await open_socket("/ws/machines/B1/", plant.manager)
+        assert await close_code(communicator) == 4503
+    finally:
+        process.kill()
+        process.wait()
+
+
 async def test_a_bad_client_message_gets_an_error_and_the_socket_stays_open(plant, in_memory_layer):
     communicator, _ = await open_socket("/ws/machines/A1/", plant.operator)
     await snapshot_of(communicator)

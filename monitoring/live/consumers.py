@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from monitoring import live
 from monitoring.live import encode
+from monitoring.live.hub import hub
 from planning.lib.text import shown
 from planning.models import Line, Machine, code_validator
 from planning.permissions import can_operate_line, can_view_line, role_of
@@ -29,7 +30,6 @@ from planning.permissions import can_operate_line, can_view_line, role_of
 NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
-REDIS_WAIT_S = 10
 TRY_AGAIN_LATER = 4503  # 1013 would say it, but autobahn (daphne) sends only 1000 and 3000-4999
 # What a screen sends is {"type": "ping"}; anything much longer is not meant for us.
 MAX_CLIENT_MESSAGE = 4096
@@ -129,8 +129,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     Per machine, the latest update wins and at most one is sent per `LIVE_MIN_INTERVAL`
     seconds; the last one is always sent, so a busy machine slows a screen's updates, never
     loses its final state. An update arrives encoded for each page (`encode.update_events`)
-    and goes to the socket as it is.
+    and goes to the socket as it is. It comes from the process's `hub`, not from a channel of
+    the consumer's own: the consumer has no channel layer.
     """
+
+    channel_layer_alias = None
 
     def __init__(self, *args, kind: str = "plant", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -181,20 +184,37 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         except Refused as refused:
             await self.close(code=refused.code)
             return
-        for group in self.watch.groups:
-            # Bounded: a Redis that is restarting can leave the call hanging, and the screen with it.
-            await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), REDIS_WAIT_S)
-            self.groups.append(group)
-        # Updates that arrive meanwhile wait in the channel: the snapshot always goes first.
-        text, times = await database_sync_to_async(snapshot)(self.watch)
-        # An update computed before the snapshot's figures would take the screen back in time.
+        # Updates that arrive meanwhile wait in `pending`: the snapshot always goes first.
+        self.snapshot_sent = False
+        self.hub = hub()
+        try:
+            for group in self.watch.groups:
+                await self.hub.join(group, self)  # bounded: raises when Redis does not answer
+            text, times = await database_sync_to_async(snapshot)(self.watch)
+        except BaseException:
+            self.hub.leave(self)
+            raise
         for code, ts in times.items():
-            self.newest[code] = datetime.fromisoformat(ts)
+            at = datetime.fromisoformat(ts)
+            if code in self.newest and self.newest[code] > at:
+                continue  # an update newer than the snapshot's message came meanwhile: it follows
+            # One computed before the snapshot's figures would take the screen back in time.
+            self.newest[code] = at
+            self.pending.pop(code, None)
         await self.send(text_data=text)
+        self.snapshot_sent = True
+        for code in list(self.pending):
+            await self._schedule(code)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "hub", None) is not None:
+            self.hub.leave(self)
         for task in getattr(self, "flushers", {}).values():
             task.cancel()
+
+    async def redis_lost(self) -> None:
+        """Redis went away: this screen gets no updates; close it with "try again later" (the page reconnects)."""
+        await self.close(code=TRY_AGAIN_LATER)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         if text_data is None:
@@ -232,6 +252,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return  # computed before one already here: it is older news
         self.newest[code] = ts
         self.pending[code] = event["texts"][self.watch.view]
+        if self.snapshot_sent:
+            await self._schedule(code)
+
+    async def _schedule(self, code: str) -> None:
         if code in self.flushers:
             return  # its flusher sends the latest when due
         if self._wait(code) <= 0:

@@ -43,10 +43,12 @@ def texts(message: dict) -> dict[str, str]:
 def update_events(message: dict, encoded: dict[str, str], groups: dict[str, tuple[str, ...]]) -> list[tuple[str, dict]]:
     """(group, channel-layer event) for each of `groups` (group → the views its screens have), with their texts.
 
-    An event carries what a consumer needs to decide (machine, line, ts) and the text to send.
+    An event carries what a consumer needs to decide (machine, line, ts), the group it is sent to
+    (`hub` hands it to that group's screens) and the text to send.
     """
     head = {"type": UPDATE_EVENT, "machine": message["machine"], "line": message["line"], "ts": message["ts"]}
-    return [(group, {**head, "texts": {view: encoded[view] for view in views}}) for group, views in groups.items()]
+    return [(group, {**head, "group": group, "texts": {view: encoded[view] for view in views}})
+            for group, views in groups.items()]
 
 
 def snapshot_text(parts: list[str]) -> str:
