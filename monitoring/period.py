@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -143,8 +143,14 @@ class MachinePeriod:
         a setup that ended just before the period and whose startup window reaches into it."""
         machine, now = self.machine, self.now
         margin = timedelta(seconds=max(machine.micro_stop_threshold, machine.startup_window))
+        read_from = self.start - margin
+        # Intervals never overlap, so the one in progress at `read_from` is the last to start by then:
+        # reading from its start keeps a short period late in a long history as cheap as an early one.
+        in_progress = (StateInterval.objects.filter(machine=machine, start__lte=read_from)
+                       .order_by("-start").values("start")[:1])
         rows = (
-            StateInterval.objects.overlapping(self.start - margin, self.end + margin).filter(machine=machine)
+            StateInterval.objects.overlapping(read_from, self.end + margin)
+            .filter(machine=machine, start__gte=Coalesce(Subquery(in_progress), read_from))
             .order_by("start")
             .values_list("start", "end", "state", "reason__code", "reason__name", "reason__planned",
                          "reason__loss_category", "fault_code")
