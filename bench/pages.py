@@ -16,17 +16,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchdb import served_database, served_settings  # noqa: E402
 
 from oee_site import redis_server  # noqa: E402
 from oee_site.redis_server import free_port  # noqa: E402
@@ -59,26 +58,6 @@ def manage(env: dict, *args: str, stdin: str | None = None) -> str:
     if done.returncode:
         sys.exit(f"manage.py {args[0]} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def database() -> tuple[str, callable]:
-    configured = os.environ.get("DATABASE_URL", "")
-    if not configured.startswith("postgres"):
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='oee-bench-pages-')}/pages.sqlite3"
-        return url, lambda: None
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(configured)
-    name = f"oee_bench_pages_{uuid.uuid4().hex[:8]}"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def serve(command: list[str], env: dict, port: int) -> subprocess.Popen:
@@ -136,16 +115,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    url, drop = database()
+    url, drop = served_database("pages")
     private = None
     if not os.environ.get("REDIS_URL"):
         private, redis_url = redis_server.start()
     else:
         redis_url = os.environ["REDIS_URL"]
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "oee_site.settings",
-           "DEBUG": "0", "SECRET_KEY": "bench-only-not-secret", "ALLOWED_HOSTS": "127.0.0.1",
-           "SECURE_SSL_REDIRECT": "0", "FIELD_ENCRYPTION_KEY": "YmVuY2gtb25seS1maWVsZC1rZXktbm90LXNlY3JldCE=",
-           "LOG_LEVEL": "WARNING"}
+    env = served_settings(url, redis_url)
     try:
         manage(env, "migrate", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
