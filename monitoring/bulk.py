@@ -100,7 +100,11 @@ def upsert_rows(model: type[models.Model], columns: Sequence[str], types: Sequen
 
 def db_time(moment: datetime) -> object:
     """An aware datetime as the database takes it in a raw statement."""
-    if moment.tzinfo is UTC and connection.vendor == "sqlite":
+    return _sqlite_time(moment) if connection.vendor == "sqlite" else connection.ops.adapt_datetimefield_value(moment)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    if moment.tzinfo is UTC:
         return str(moment.replace(tzinfo=None))  # what Django's adapter makes of it, for a fifth of the cost
     return connection.ops.adapt_datetimefield_value(moment)
 
@@ -119,5 +123,5 @@ def _adapted(row: tuple, times: list[int] | None) -> tuple:
     values = list(row)
     for i in times if times is not None else range(len(values)):
         if isinstance(values[i], datetime):
-            values[i] = db_time(values[i])
+            values[i] = _sqlite_time(values[i])
     return tuple(values)
