@@ -226,7 +226,10 @@ async def measure(options, env: dict, cookie: str, modbus_port: int, web_port: i
                     missed += 1
                     continue
                 arrived = min(at for (name, count), at in screen.arrived.items() if name == code and count > before)
-                await asyncio.sleep(0)
+                for _ in range(300):  # the bare client may see it after the screen did: wait for it too
+                    if machine.total_count in seen[protocol].at:
+                        break
+                    await asyncio.sleep(0.01)
                 bare_at = seen[protocol].at.get(machine.total_count)
                 if trial >= 2:
                     ours.append(arrived - changed_at)
