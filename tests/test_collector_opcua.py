@@ -391,7 +391,8 @@ class FreezableRelay:
 async def test_a_server_that_hangs_is_a_lost_session(simulated: SimulatedPlant) -> None:
     relay = FreezableRelay(urlparse(simulated.server.url).port)
     await relay.start()
-    settings = OpcUaSettings(url=f"opc.tcp://127.0.0.1:{relay.port}/oee/", publishing_interval=0.05, timeout=0.5)
+    # Requests get 2 s: a loaded CI machine took over 0.5 s to create the monitored items through the relay.
+    settings = OpcUaSettings(url=f"opc.tcp://127.0.0.1:{relay.port}/oee/", publishing_interval=0.05, timeout=2.0)
     collector = OpcUaCollector(settings, bindings_of(simulated.server, "CAPPER-1"))
     try:
         await collector.connect()
