@@ -17,12 +17,16 @@ run: $(RUNTIME_STAMP)
 test: $(TEST_STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Benchmarks print their figures; each script in bench/ runs on its own.
+# Benchmarks: each prints its figures against the bare library, then one summary line; the
+# summary lines are printed again at the end (the README's table). DATABASE_URL picks the database.
+BENCHES := "collect.py" "collect.py --pipeline" "ingest.py" "oee_year.py" "fanout.py" "latency.py" "pages.py"
 bench: $(TEST_STAMP)
-	@set -e; found=0; for script in bench/*.py; do \
-		[ -e "$$script" ] || continue; found=1; \
-		echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python "$$script"; \
-	done; [ $$found = 1 ] || echo "No benchmarks in bench/ yet."
+	@mkdir -p var/bench; : > var/bench/summary.txt; \
+	for bench in $(BENCHES); do \
+		echo "== bench/$$bench"; \
+		PYTHONPATH=$(CURDIR) $(BIN)/python bench/$$bench 2>&1 | tee var/bench/last.log; \
+		echo "bench/$$bench → $$(tail -n 1 var/bench/last.log)" >> var/bench/summary.txt; \
+	done; echo "== summary ($${DATABASE_URL:-SQLite}, $$(date -u +%F))"; cat var/bench/summary.txt
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
