@@ -12,6 +12,9 @@ from planning.encryption import EncryptedTextField
 class EventType(models.TextChoices):
     WORK_ORDER_STARTED = "work_order.started", "work_order.started"
     WORK_ORDER_COMPLETED = "work_order.completed", "work_order.completed"
+    WORK_ORDER_PLANNED = "work_order.planned", "work_order.planned"
+    WORK_ORDER_RELEASED = "work_order.released", "work_order.released"
+    WORK_ORDER_CANCELLED = "work_order.cancelled", "work_order.cancelled"
     SHIFT_CLOSED = "shift.closed", "shift.closed"
     STOP_STARTED = "stop.started", "stop.started"
     STOP_ENDED = "stop.ended", "stop.ended"
