@@ -21,6 +21,10 @@ class EventType(models.TextChoices):
     STOP_LONG = "stop.long", "stop.long"
     DEVICE_DOWN = "device.down", "device.down"
     DEVICE_UP = "device.up", "device.up"
+    ALERT_OPENED = "alert.opened", "alert.opened"
+    ALERT_ESCALATED = "alert.escalated", "alert.escalated"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", "alert.acknowledged"
+    ALERT_ENDED = "alert.ended", "alert.ended"
 
 
 class OutboxEvent(models.Model):
