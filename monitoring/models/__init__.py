@@ -1,3 +1,9 @@
+from monitoring.models.alerts import (  # noqa: F401
+    Alert,
+    AlertEscalation,
+    AlertKind,
+    AlertRule,
+)
 from monitoring.models.devices import (  # noqa: F401
     DataType,
     DeviceHealth,
