@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from monitoring import folds, live, stops
+from monitoring import folds, live, partitions, stops
 from monitoring.bulk import insert_rows
 from monitoring.folds import KeptFold
 from monitoring.lib.signals import canonical_text, parse_value
@@ -310,4 +310,7 @@ def _insert(stores: list[_Store]) -> None:
                 top=Max("revision"))
             revision = 0 if stored["top"] is None else stored["top"] + 1
             rows.append((store.machine.pk, obs.ts, obs.signal, canonical_text(obs.value), revision))
+    if rows and connection.vendor == "postgresql":
+        times = [row[1] for row in rows]
+        partitions.ensure(min(times), max(times))
     insert_rows(Observation, ("machine_id", "ts", "signal", "value", "revision"), rows)

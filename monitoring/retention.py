@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring import rollups
+from monitoring import partitions, rollups
 from monitoring.models import Observation, PrunedObservations, hour_of
 from monitoring.projection import DEVICE_SIGNALS, resume_point
 from planning.models import Machine
@@ -34,12 +34,21 @@ def keep_for() -> timedelta | None:
 
 
 def prune_all(now: datetime | None = None) -> int:
-    """Delete every machine's observations older than the retention; return how many."""
+    """Delete every machine's observations older than the retention; return about how many.
+
+    On PostgreSQL whole months go at once (`monitoring.partitions`) once every machine with rows
+    in them is past them; what is left before a horizon goes row by row.
+    """
     keep = keep_for()
     if keep is None:
         return 0
     now = now or timezone.now()
-    return sum(prune(machine, now, keep) for machine in Machine.objects.with_plant())
+    machines = list(Machine.objects.with_plant())
+    advanced = {machine.pk: horizon for machine in machines if (horizon := advance(machine, now, keep))}
+    horizons = dict(PrunedObservations.objects.values_list("machine_id", "before"))
+    deleted = partitions.drop_pruned([machine.pk for machine in machines], horizons, DEVICE_SIGNALS)
+    return deleted + sum(delete_before(machine, advanced[machine.pk]) for machine in machines
+                         if machine.pk in advanced)
 
 
 def prune(machine: Machine, now: datetime, keep: timedelta) -> int:
@@ -48,31 +57,45 @@ def prune(machine: Machine, now: datetime, keep: timedelta) -> int:
     The last reading of each device signal before the new horizon stays: a replay from there
     starts from them.
     """
+    horizon = advance(machine, now, keep)
+    return 0 if horizon is None else delete_before(machine, horizon)
+
+
+def advance(machine: Machine, now: datetime, keep: timedelta) -> datetime | None:
+    """Move the machine's retention horizon on to `now - keep` once those hours are rolled up; the new horizon.
+
+    None when it does not move. From then on no replay reads what lies before it.
+    """
     from monitoring.pipeline import lock_machine  # the pipeline reaches the figures itself
 
     start = rollups.history_start(machine)
     until = rollups.horizon(machine, now)
     if start is None or until is None:
-        return 0
+        return None
     cutoff = min(hour_of(now - keep), until)
     if cutoff <= start:
-        return 0
+        return None
     rollups.fill(machine, start, cutoff, now)
     if rollups.stored(machine, start, cutoff) is None:
-        return 0  # some hours could not be rolled up yet: try again next time
+        return None  # some hours could not be rolled up yet: try again next time
     with transaction.atomic():
         lock_machine(machine)
         before = PrunedObservations.objects.filter(machine=machine).values_list("before", flat=True).first()
         horizon, _ = resume_point(machine, cutoff)
         if before is not None and horizon <= before:
-            return 0
+            return None
         PrunedObservations.objects.update_or_create(machine=machine, defaults={"before": horizon})
-        kept = [
-            pk for signal in DEVICE_SIGNALS
-            if (pk := Observation.objects.filter(machine=machine, signal=signal, ts__lt=horizon)
-                .order_by("-ts", "-revision").values_list("pk", flat=True).first()) is not None
-        ]
-    # From here no replay reads what lies before the horizon: it can go in small steps.
+    return horizon
+
+
+def delete_before(machine: Machine, horizon: datetime) -> int:
+    """Delete the machine's observations before `horizon` but the last of each device signal; how many."""
+    kept = [
+        pk for signal in DEVICE_SIGNALS
+        if (pk := Observation.objects.filter(machine=machine, signal=signal, ts__lt=horizon)
+            .order_by("-ts", "-revision").values_list("pk", flat=True).first()) is not None
+    ]
+    # No replay reads what lies before the horizon: it can go in small steps.
     deleted = 0
     bound = Observation.objects.filter(machine=machine, ts__lt=horizon).order_by("ts").values_list(
         "ts", flat=True).first()

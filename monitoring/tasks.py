@@ -23,7 +23,7 @@ from celery.worker import state
 from django.conf import settings
 from django.utils import timezone
 
-from monitoring import live, retention, rollups, stops
+from monitoring import live, partitions, retention, rollups, stops
 from monitoring.collectors.leases import LeaseBook, default_owner_id, run_collector_process
 from monitoring.collectors.wiring import device_specs
 from planning.models import Machine
@@ -167,5 +167,9 @@ def roll_up() -> int:
 
 @shared_task(name="monitoring.tasks.prune_observations", ignore_result=True)
 def prune_observations() -> int:
-    """Delete raw observations older than OBSERVATIONS_KEEP_DAYS (`monitoring.retention`); return how many."""
+    """Delete raw observations older than OBSERVATIONS_KEEP_DAYS (`monitoring.retention`); return how many.
+
+    On PostgreSQL the observation table's coming months are made here too (`monitoring.partitions`).
+    """
+    partitions.ensure_around(timezone.now())
     return retention.prune_all()
