@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0006_pruned_observations'),
+        ('monitoring', '0007_partition_observations'),
         ('planning', '0005_alert_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
