@@ -8,13 +8,16 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from monitoring import orders, rollup_signals
-        from monitoring.models import ModbusDevice, OpcUaEndpoint, SignalBinding
+        from monitoring.models import AlertEscalation, AlertRule, ModbusDevice, OpcUaEndpoint, SignalBinding
         from planning.audit import track
 
         # Parts follow the run windows of work orders, however an order is saved.
         orders.connect()
         # Rollups of hours whose configuration changed are dropped, however it changes.
         rollup_signals.connect()
+        # Alert rules are configuration too: who is told of what.
+        track(AlertRule, m2m=["users"])
+        track(AlertEscalation, m2m=["users"])
         # Devices and signal maps are configuration: their changes go into the audit trail.
         track(ModbusDevice, exclude=["updated"])
         track(OpcUaEndpoint, exclude=["updated"])

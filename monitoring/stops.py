@@ -27,7 +27,7 @@ from planning.schedule import line_calendar
 SHIFT_LOOK_BACK = timedelta(hours=24)
 
 
-def _episode_start(machine: Machine, interval_start: datetime) -> datetime:
+def episode_start(machine: Machine, interval_start: datetime) -> datetime:
     """Where the stop that an interval starting at `interval_start` belongs to began (an earlier reason's part)."""
     start = interval_start
     for earlier_start, earlier_end, state in (
@@ -99,7 +99,7 @@ def announce_replayed(
     first = episodes[0]
     if first.start == intervals[0].start:
         known = told is not None and told.interval_start == first.start
-        start = told.episode_start if known else _episode_start(machine, first.start)
+        start = told.episode_start if known else episode_start(machine, first.start)
         episodes[0] = StopEpisode(start, first.end, first.reason, first.fault_code)
     keys: frozenset[str] = frozenset()
     for episode in episodes:
@@ -119,7 +119,7 @@ def announce_open_stops(now: datetime) -> int:
     ):
         machine = interval.machine
         until = kpi.data_ends_at(machine, now) or now
-        episode = StopEpisode(_episode_start(machine, interval.start), None,
+        episode = StopEpisode(episode_start(machine, interval.start), None,
                               interval.reason.code if interval.reason else None, interval.fault_code)
         announce_episode(machine, episode, until)
         count += 1

@@ -173,3 +173,11 @@ def prune_observations() -> int:
     """
     partitions.ensure_around(timezone.now())
     return retention.prune_all()
+
+
+@shared_task(name="monitoring.tasks.evaluate_alerts", ignore_result=True)
+def evaluate_alerts() -> dict:
+    """Open, send, escalate and end alerts (`monitoring.alerts`); return how many of each."""
+    from monitoring import alerts
+
+    return alerts.evaluate()

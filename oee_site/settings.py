@@ -174,6 +174,8 @@ CELERY_BEAT_SCHEDULE = {
     "roll-up-hours": {"task": "monitoring.tasks.roll_up", "schedule": 300.0},
     # Raw observations older than OBSERVATIONS_KEEP_DAYS go (nothing while it is unset).
     "prune-observations": {"task": "monitoring.tasks.prune_observations", "schedule": 3600.0},
+    # Alert rules are evaluated: alerts open, are sent, escalate and end (monitoring.alerts).
+    "evaluate-alerts": {"task": "monitoring.tasks.evaluate_alerts", "schedule": float(env_int("ALERTS_EVALUATE_S", 30))},
 }
 # A collector's lease on a device lasts this long without renewal (renewed every third of it):
 # a dead worker's devices move to a live one within about this time plus one renewal round.
@@ -254,6 +256,30 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+# Alerts (monitoring.alerts) go by e-mail through this SMTP server. Without EMAIL_HOST they are
+# written to the log of the worker that evaluates them instead (the demo, a plant without mail).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 10)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: set one of them")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "OEE Live <oee-live@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How often beat evaluates the alert rules (seconds), how often a screen asks for its alert
+# banner (seconds), and the site's address for the links in alert e-mails (none: no link).
+ALERTS_EVALUATE_S = env_int("ALERTS_EVALUATE_S", 30)
+ALERTS_BANNER_POLL_S = env_int("ALERTS_BANNER_POLL_S", 10)
+ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "")
+for _name in ("ALERTS_EVALUATE_S", "ALERTS_BANNER_POLL_S", "EMAIL_PORT", "EMAIL_TIMEOUT_S"):
+    if env_int(_name, 1) < 1:
+        raise ImproperlyConfigured(f"{_name}={env_int(_name, 1)} must be at least 1")
+
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,

@@ -60,6 +60,7 @@ fi
 # demo_users resets the accounts admin, manager and operator: only on a demo (DEBUG on) database.
 if [ "$debug" = 1 ]; then
     logins=$(python manage.py demo_users)
+    python manage.py demo_alerts
 else
     logins="DEBUG is off: no demo log-ins made (create users with: python manage.py createsuperuser)."
 fi

@@ -129,6 +129,32 @@ def recent_b1(minutes_ago_end: float = 5, stop_reason: str | None = None) -> Non
 
 
 
+# --- B1 up to now: line B runs around the clock, so a stop or a silence now is in production ---
+
+
+def b1_now(stopped_minutes: float = 0, reason: str | None = None, silent_minutes: float = 0,
+           rejects_per_minute: int = 0) -> datetime:
+    """B1 over the last 40 minutes up to now, read every minute: 100 parts a minute (`rejects_per_minute` of
+    them rejected); stopped for the last `stopped_minutes` (with `reason`); nothing read in the last
+    `silent_minutes`. Returns when it stopped (now when it did not)."""
+    now = timezone.now().replace(microsecond=0)
+    start, stop, last = (now - timedelta(minutes=m) for m in (40, stopped_minutes, silent_minutes))
+    rows = [ObservationIn("B1", start, "running", True)]
+    if stopped_minutes:
+        rows.append(ObservationIn("B1", stop, "running", False))
+        if reason:
+            rows.append(ObservationIn("B1", stop, "reason", reason))
+    total = rejects = 0
+    t = start
+    while t <= last:
+        if not stopped_minutes or t < stop:
+            total, rejects = total + 100, rejects + rejects_per_minute
+        rows += [ObservationIn("B1", t, "total_count", total), ObservationIn("B1", t, "reject_count", rejects)]
+        t += timedelta(minutes=1)
+    assert not record_observations(rows).rejected
+    return stop
+
+
 # --- B1 on Monday 2026-01-12: an hour of parts ---
 
 NOON = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)  # Monday; line B runs all day (from 23:00 UTC, Berlin midnight)

@@ -97,6 +97,9 @@ class AlertRule(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def email_list(self) -> list[str]:
+        return email_addresses(self.emails)
+
     @property
     def threshold_label(self) -> str:
         """N as people read it: "10 min", "5 %", or "warning level"."""
@@ -121,6 +124,9 @@ class AlertEscalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule}: after {self.after_minutes:g} min"
+
+    def email_list(self) -> list[str]:
+        return email_addresses(self.emails)
 
     def clean(self) -> None:
         if self.after_minutes is not None and self.after_minutes <= 0:
