@@ -248,14 +248,6 @@ WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT_S", 10)
 WEBHOOK_FIRST_RETRY = env_int("WEBHOOK_FIRST_RETRY_S", 10)
 WEBHOOK_MAX_AGE = env_int("WEBHOOK_MAX_AGE_S", 24 * 3600)
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "OEE Live API",
-    "DESCRIPTION": (
-        "Work orders and products in; OEE, shift, stop and work-order results out; observations in. "
-        "Authenticate with `Authorization: Bearer <key>` (see docs/erp-integration.md)."
-    ),
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
 # Alerts (monitoring.alerts) go by e-mail through this SMTP server. Without EMAIL_HOST they are
 # written to the log of the worker that evaluates them instead (the demo, a plant without mail).
 EMAIL_HOST = env_str("EMAIL_HOST", "")
@@ -280,6 +272,14 @@ for _name in ("ALERTS_EVALUATE_S", "ALERTS_BANNER_POLL_S", "EMAIL_PORT", "EMAIL_
     if env_int(_name, 1) < 1:
         raise ImproperlyConfigured(f"{_name}={env_int(_name, 1)} must be at least 1")
 
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OEE Live API",
+    "DESCRIPTION": (
+        "Work orders and products in; OEE, shift, stop and work-order results out; observations in. "
+        "Authenticate with `Authorization: Bearer <key>` (see docs/erp-integration.md)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
