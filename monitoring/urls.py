@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.urls import path
 
+from monitoring.api import alerts as alert_api
 from monitoring.api import ingest, orders, results, screens
+from monitoring.views import alerts as alert_views
 from monitoring.views import pages, reports
 
 urlpatterns = [
@@ -19,6 +21,10 @@ urlpatterns = [
     path("api/v1/machines/<str:code>/stops/", screens.StopsView.as_view(), name="api-machine-stops"),
     path("api/v1/machines/<str:code>/timeline/", screens.TimelineView.as_view(), name="api-machine-timeline"),
     path("api/v1/machines/<str:code>/events/", screens.EventsView.as_view(), name="api-machine-events"),
+    path("api/v1/alerts/", alert_api.AlertsView.as_view(), name="api-alerts"),
+    path("api/v1/alerts/<str:pk>/", alert_api.AlertView.as_view(), name="api-alert"),
+    path("api/v1/alerts/<str:pk>/acknowledge/", alert_api.AcknowledgeView.as_view(), name="api-alert-acknowledge"),
+    path("alerts/banner/", alert_views.banner, name="alert-banner"),
     path("", pages.overview, name="overview"),
     path("lines/<str:code>/", pages.line_screen, name="line-screen"),
     path("machines/<str:code>/", pages.machine_detail, name="machine-detail"),

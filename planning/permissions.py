@@ -37,6 +37,11 @@ def can_view_line(user: User | AnonymousUser, line) -> bool:
     return lines_visible_to(user, type(line).objects.filter(pk=line.pk)).exists()
 
 
+def can_acknowledge_alerts(user: User | AnonymousUser, line) -> bool:
+    """A line's alerts are acknowledged by its operators, managers and admins: whoever answers for it."""
+    return role_of(user) in ("admin", "manager") or can_operate_line(user, line)
+
+
 def can_operate_line(user: User | AnonymousUser, line) -> bool:
     """Operators give reasons and enter scrap on their own lines; admins anywhere; managers only read."""
     role = role_of(user)

@@ -32,6 +32,7 @@ PATHS = [
     "/api/v1/products/{code}/", "/api/v1/work-orders/", "/api/v1/work-orders/{number}/",
     "/api/v1/work-orders/{number}/{move}/", "/api/v1/reasons/", "/api/v1/machines/{code}/stops/",
 ]
+    "/api/v1/alerts/", "/api/v1/alerts/{id}/", "/api/v1/alerts/{id}/acknowledge/",
 
 
 def test_the_schema_names_every_endpoint_and_the_bearer_key(client):
