@@ -22,3 +22,7 @@ class MonitoringConfig(AppConfig):
         track(ModbusDevice, exclude=["updated"])
         track(OpcUaEndpoint, exclude=["updated"])
         track(SignalBinding)
+        # What people write beside the figures is kept with who wrote, changed or deleted it.
+        from monitoring.models import HandoverNote, StopComment
+        track(HandoverNote)
+        track(StopComment)

@@ -197,9 +197,9 @@ class MachinePeriod:
         in_startup = startup_sums(self.machine, buckets, startup) if startup and counts else {}
         return Tally(oee.time_breakdown(self.classification), counts, in_startup)
 
-    def downtime(self) -> dict[str, float]:
-        """Seconds of stop per reason name inside planned production time (see `oee.downtime_by_reason`)."""
-        return {} if self.empty else oee.downtime_by_reason(self.classification)
+    def downtime(self, by_code: bool = False) -> dict[str, float]:
+        """Seconds of stop per reason name (or code) inside planned production time (`oee.downtime_by_reason`)."""
+        return {} if self.empty else oee.downtime_by_reason(self.classification, by_code)
 
     def stretches(self) -> list[oee.Stretch]:
         """Every state around the period in time order; the time none covers inside it is no-data."""

@@ -6,13 +6,16 @@ from django.urls import path
 
 from monitoring.api import alerts as alert_api
 from monitoring.api import ingest, orders, results, screens
+from monitoring.api import trend as trend_api
 from monitoring.views import alerts as alert_views
-from monitoring.views import pages, reports
+from monitoring.views import notes as trend_notes
+from monitoring.views import pages, reports, trends
 
 urlpatterns = [
     path("api/v1/oee/", results.OeeView.as_view(), name="api-oee"),
     path("api/v1/shifts/", results.ShiftsView.as_view(), name="api-shifts"),
     path("api/v1/stops/", results.StopsView.as_view(), name="api-stops"),
+    path("api/v1/trend/", trend_api.TrendView.as_view(), name="api-trend"),
     path("api/v1/observations/", ingest.ObservationsView.as_view(), name="api-observations"),
     path("api/v1/work-orders/<str:number>/", orders.WorkOrderView.as_view(), name="api-work-order"),
     path("api/v1/reasons/", screens.ReasonsView.as_view(), name="api-reasons"),
@@ -30,4 +33,9 @@ urlpatterns = [
     path("machines/<str:code>/", pages.machine_detail, name="machine-detail"),
     path("reports/shift/", reports.shift_report, name="shift-report"),
     path("reports/shift.csv", reports.shift_report_csv, name="shift-report-csv"),
+    path("reports/trend/", trends.trend_page, name="trend"),
+    path("reports/trend/compare/", trends.comparison_page, name="trend-compare"),
+    path("reports/trend/compare.csv", trends.comparison_csv, name="trend-compare-csv"),
+    path("lines/<str:code>/notes/", trend_notes.handover_note, name="handover-note"),
+    path("machines/<str:code>/stop-comments/", trend_notes.stop_comment, name="stop-comment"),
 ]

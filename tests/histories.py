@@ -173,3 +173,50 @@ def parts_just_made(machine: str, parts: int = 100) -> None:
     result = record_observations([ObservationIn(machine, now - timedelta(minutes=2), "total_count", 0),
                                   ObservationIn(machine, now - timedelta(minutes=1), "total_count", parts)])
     assert not result.rejected
+
+
+# --- A1 over two weeks of line A's shifts: jams halve in the second week (the trend and before/after) ---
+
+# Monday 2026-01-12 to Friday 2026-01-23 (ISO weeks 2026-W03 and W04). Berlin is UTC+1: line A's
+# shifts run 05:00–21:00 UTC on weekdays, with the early shift's break 09:00–09:30.
+TWO_WEEKS = [datetime(2026, 1, 12, tzinfo=UTC) + timedelta(days=d) for d in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)]
+WEEK_3 = ("2026-01-12", "2026-01-18")
+WEEK_4 = ("2026-01-19", "2026-01-25")
+
+
+def two_weeks_stops(day: datetime) -> list[tuple[datetime, datetime, str | None]]:
+    """(start, end, reason) of A1's stops that day: a jam (40 min in week 3, 20 in week 4), a
+    15-minute changeover, and in week 3 a 5-minute stop nobody explained."""
+    jam = 40 if day.day < 19 else 20
+    stops = [
+        (day.replace(hour=6), day.replace(hour=6, minute=jam), "jam"),
+        (day.replace(hour=14), day.replace(hour=14, minute=15), "changeover"),
+    ]
+    if day.day < 19:
+        stops.append((day.replace(hour=17), day.replace(hour=17, minute=5), None))
+    return stops
+
+
+def two_weeks_of_a1() -> None:
+    """A1 runs through both of line A's shifts each weekday, read every minute, 20 parts a running
+    minute, 1 reject in 50; stopped as `two_weeks_stops` says."""
+    rows = []
+    total = rejects = 0
+    for day in TWO_WEEKS:
+        stops = two_weeks_stops(day)
+        rows.append(ObservationIn("A1", day.replace(hour=5), "running", True))
+        for start, end, reason in stops:
+            rows += [ObservationIn("A1", start, "running", False), ObservationIn("A1", end, "running", True)]
+            if reason:
+                rows.append(ObservationIn("A1", start, "reason", reason))
+        minute = day.replace(hour=5)
+        while minute < day.replace(hour=21):
+            if not any(start <= minute < end for start, end, _ in stops):
+                total += 20
+                rejects += minute.minute % 50 == 0
+            reading = minute + timedelta(seconds=30)
+            rows += [ObservationIn("A1", reading, "total_count", total),
+                     ObservationIn("A1", reading, "reject_count", rejects)]
+            minute += timedelta(minutes=1)
+    result = record_observations(rows)
+    assert not result.rejected

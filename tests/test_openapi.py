@@ -28,11 +28,12 @@ from tests.pages import remote_assets
 pytestmark = pytest.mark.django_db
 
 PATHS = [
+    "/api/v1/trend/",
     "/api/v1/oee/", "/api/v1/shifts/", "/api/v1/stops/", "/api/v1/observations/", "/api/v1/products/",
     "/api/v1/products/{code}/", "/api/v1/work-orders/", "/api/v1/work-orders/{number}/",
     "/api/v1/work-orders/{number}/{move}/", "/api/v1/reasons/", "/api/v1/machines/{code}/stops/",
-]
     "/api/v1/alerts/", "/api/v1/alerts/{id}/", "/api/v1/alerts/{id}/acknowledge/",
+]
 
 
 def test_the_schema_names_every_endpoint_and_the_bearer_key(client):

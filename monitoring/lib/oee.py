@@ -287,8 +287,8 @@ def classify_time(
     return time_breakdown(classify(period, scheduled, planned_windows, states, micro_stop_threshold))
 
 
-def downtime_by_reason(classification: Classification) -> dict[str, float]:
-    """Seconds of stop per reason name inside planned production time.
+def downtime_by_reason(classification: Classification, by_code: bool = False) -> dict[str, float]:
+    """Seconds of stop per reason name (or code) inside planned production time.
 
     Unplanned stops (unexplained and no-data time included) add up to `unplanned_stop`; stops
     shorter than the micro-stop threshold are one entry, "Small stops".
@@ -298,7 +298,7 @@ def downtime_by_reason(classification: Classification) -> dict[str, float]:
         if piece.kind == SMALL_STOP:
             totals[SMALL_STOPS_LABEL] += piece.seconds
         elif piece.kind == UNPLANNED_STOP:
-            totals[piece.span.reason_name or UNEXPLAINED_LABEL] += piece.seconds
+            totals[(piece.span.reason if by_code else piece.span.reason_name) or UNEXPLAINED_LABEL] += piece.seconds
         elif piece.kind == NO_DATA_TIME:
             totals[NO_DATA_LABEL] += piece.seconds
     return dict(totals)

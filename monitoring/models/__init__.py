@@ -26,6 +26,7 @@ from monitoring.models.history import (  # noqa: F401
     Signal,
     StateInterval,
 )
+from monitoring.models.notes import HandoverNote, StopComment  # noqa: F401
 from monitoring.models.rollups import (  # noqa: F401
     HOUR,
     MachineHour,

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from monitoring import charts, kpi, live
+from monitoring import charts, kpi, live, notes
 from monitoring.models import Event
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import local_day_bounds
@@ -143,6 +143,7 @@ def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
         "period_label": label, "periods": [(key, name, key == period_key) for key, name in PERIODS.items()],
         "events": event_log(machine, start, end, line.area.site.zone), "event_limit": EVENT_LOG_LIMIT,
         "chart_data": chart_data, "site_tz": line.area.site.time_zone, "nav": "machine",
+        "stops": notes.stops_with_comments(period), "may_comment": notes.can_write_notes(request.user, line),
     })
 
 

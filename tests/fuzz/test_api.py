@@ -38,6 +38,8 @@ FUZZ = settings(max_examples=20, deadline=None, derandomize=True, suppress_healt
 
 instants = st.one_of(st.sampled_from(GOOD_INSTANTS), nasty_text)
 codes = st.one_of(st.sampled_from(["A1", "B1", "A", "B", "P-1", "WO-1", "Z9"]), nasty_text)
+# The trend's before and after periods.
+TREND_PERIODS = ("line", "before_start", "before_end", "after_start", "after_end")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ ENDPOINTS = {
     "api-observations": Endpoint("/api/v1/observations/", ("post",)),
     "api-work-order": Endpoint("/api/v1/work-orders/{number}/", ("get", "put"), body=ORDER_BODY),
     "api-reasons": Endpoint("/api/v1/reasons/", ("get",), ("for",)),
+    "api-trend": Endpoint("/api/v1/trend/", ("get",), ("line", "start", "end", "group")),
     "api-machine-reasons": Endpoint("/api/v1/machines/{code}/reasons/", ("post",), caller="admin", body={
         "stop_start": instants, "reason": st.sampled_from(["jam", "changeover", "meeting"]), "split_at": instants}),
     "api-machine-scrap": Endpoint("/api/v1/machines/{code}/scrap/", ("post",), caller="admin", body={
@@ -79,6 +82,12 @@ ENDPOINTS = {
     "machine-detail": Endpoint("/machines/{code}/", ("get",), ("start", "end", "range"), caller="admin"),
     "shift-report": Endpoint("/reports/shift/", ("get",), ("line", "start", "end"), caller="admin"),
     "shift-report-csv": Endpoint("/reports/shift.csv", ("get",), ("line", "start", "end"), caller="admin"),
+    "handover-note": Endpoint("/lines/{code}/notes/", ("get", "post"), caller="admin", body={"text": nasty_text}),
+    "stop-comment": Endpoint("/machines/{code}/stop-comments/", ("post",), caller="admin",
+                             body={"stop_start": instants, "text": nasty_text, "next": nasty_text}),
+    "trend": Endpoint("/reports/trend/", ("get",), ("line", "start", "end", "group"), caller="admin"),
+    "trend-compare": Endpoint("/reports/trend/compare/", ("get",), TREND_PERIODS, caller="admin"),
+    "trend-compare-csv": Endpoint("/reports/trend/compare.csv", ("get",), TREND_PERIODS, caller="admin"),
 }
 # The schema and docs take no input; the admin and log-in are Django's own forms.
 NOT_FUZZED = {"api-schema", "api-docs"}
