@@ -120,3 +120,20 @@ def test_the_default_sqlite_database_runs_in_wal_mode(tmp_path: Path) -> None:
 @pytest.mark.django_db
 def test_the_test_database_uses_the_configured_engine() -> None:
     assert connection.vendor == ("postgresql" if "postgres" in os.environ.get("DATABASE_URL", "") else "sqlite")
+
+
+@pytest.mark.parametrize(("environment", "named"), [
+    ({"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_TLS and EMAIL_USE_SSL"),
+    ({"ALERTS_EVALUATE_S": "0"}, "ALERTS_EVALUATE_S=0"),
+    ({"EMAIL_PORT": "many"}, "EMAIL_PORT"),
+])
+def test_alert_mail_settings_that_cannot_work_stop_the_start_naming_the_variable(environment, named) -> None:
+    result = run_python("-c", SETUP, **production(**environment))
+    assert result.returncode != 0 and named in result.stderr
+
+
+def test_alert_mail_goes_to_the_smtp_server_named_else_to_the_log() -> None:
+    show = SETUP + "; from django.conf import settings as s; print(s.EMAIL_BACKEND.rsplit('.', 2)[1], s.EMAIL_HOST)"
+    assert run_python("-c", show, **production(EMAIL_HOST=None)).stdout.split() == ["console"]
+    assert run_python("-c", show, **production(EMAIL_HOST="mail.plant.example")).stdout.split() == [
+        "smtp", "mail.plant.example"]
