@@ -143,7 +143,9 @@ def comparison_page(request: HttpRequest) -> HttpResponse:
         context.update(comparison=comparison, site_tz=line.area.site.time_zone, rows=[
             {"kind": row.kind, "cells": comparison_cells(row), "change": row.change} for row in comparison.rows
         ], chart_rows={"compare": [
-            {"name": row.name, "before": row.before_s / 3600, "after": row.after_s / 3600} for row in comparison.rows
+            # A reason may share its name with a loss ("Small stops"): the chart's rows must differ.
+            {"name": row.name if row.kind == "loss" else f"{row.name} (reason)", "before": row.before_s / 3600,
+             "after": row.after_s / 3600} for row in comparison.rows
             if row.before_s or row.after_s
         ]})
     return render(request, "monitoring/trend_compare.html", context)

@@ -50,14 +50,14 @@ def trend_server(tmp_path_factory, redis_url, chromium_path):
     server.log.close()
 
 
-def _log_in(browser, server: PlantServer, width: int):
+def _log_in(browser, server: PlantServer, width: int, username: str = "manager"):
     context = browser.new_context(viewport={"width": width, "height": WIDTHS[width]})
     context.set_default_timeout(SLOW_PAGE_MS)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(server.base_url + "/accounts/login/")
-    page.fill("#id_username", "manager")
+    page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(server.base_url + "/")
@@ -102,3 +102,30 @@ def test_a_manager_reads_the_trend_and_compares_two_days(browser, trend_server):
             shown = row.locator('[data-field="before"]').text_content(), row.locator('[data-field="after"]').text_content()
             assert ["loss", "Equipment failure", *shown] == next(r for r in rows if r[1] == "Equipment failure")[:4]
         context.close()
+
+
+def test_an_operator_leaves_a_hand_over_note_and_comments_on_a_stop(browser, trend_server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    base = trend_server.base_url
+    _, after = trend_server.days
+    context, page = _log_in(browser, trend_server, 1920, "operator")
+    page.goto(base + "/lines/L1/")
+    page.locator("#handover summary").click()
+    page.fill("#note-text", "Capper torque drifts after 2 h: checked at 14:00, keep an eye on it.")
+    page.locator(".note-form button[type=submit]").click()
+    page.wait_for_url(base + "/lines/L1/")
+    expect(page.locator('#handover [data-field="note-count"]')).to_have_text("1")
+    page.locator("#handover summary").click()
+    expect(page.locator("#handover-list .note")).to_contain_text("Capper torque drifts")
+    page.screenshot(path=SHOTS / "line-screen-handover-1920.png")
+
+    day = datetime.combine(after, datetime.min.time(), ZONE)
+    page.goto(f"{base}/machines/L1-CAP/?start={day.isoformat()}&end={(day + timedelta(days=1)).isoformat()}"
+              .replace("+", "%2B"))
+    form = page.locator("#stop-list .comment-form").first
+    form.locator("input[name=text]").fill("Cap feeder empty, refilled")
+    form.locator("button").click()
+    expect(page.locator("#stop-list .comment").first).to_contain_text("Cap feeder empty, refilled")
+    page.locator("#stop-list").screenshot(path=SHOTS / "machine-stop-comments-1920.png")
+    assert page.errors == []
+    context.close()
