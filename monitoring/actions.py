@@ -68,8 +68,12 @@ def _record(observation: ObservationIn, field: str) -> None:
 
 def assign_reason(
     machine: Machine, stop_start: datetime, reason_code: str, user: User | None, split_at: datetime | None = None,
+    origin: dict | None = None,
 ) -> Event:
     """Give the stop that starts at `stop_start` a reason, from `split_at` on if given; return the event.
+
+    `origin` says what gave the reason when no one chose it by hand (an order's changeover); the
+    event keeps it.
 
     The reason is a `reason` observation at the stop's start (or at `split_at`, which splits the
     stop in two). A reason given again at the same instant is a correction: a new observation
@@ -106,7 +110,7 @@ def assign_reason(
         return Event.objects.create(
             machine=machine, ts=timezone.now(), kind=EventKind.REASON_GIVEN, user=user,
             detail={"reason": reason.code, "stop_start": iso(stop_start), "split_at": iso(split_at),
-                    "previous": previous},
+                    "previous": previous, **({"origin": origin} if origin else {})},
         )
 
 

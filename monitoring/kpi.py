@@ -19,7 +19,6 @@ from monitoring.period import (  # noqa: F401 - the names others read the figure
     Result,
     Tally,
     data_ends_at,
-    good_parts,
     production,
 )
 from planning.models import Line, Machine

@@ -5,6 +5,9 @@ starts, pauses, resumes, ends, or someone corrects its actual start in the admin
 counted in the time between the old and the new windows change order: `reattribute` rewrites
 those machines' count buckets there, and nothing else. `results` is what an order made and how
 (the figures of its run windows); the IT systems hear of a start and a completion with them.
+`order_progress` is how an order is getting on (made, good, scrap, its pace over the last
+minutes, its ETA from that pace, how late it is against its plan): the one rule behind the
+order's `card` in the live messages and the pace in its results.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from monitoring import kpi, live
-from monitoring.lib import oee
-from monitoring.models import Event, EventKind
+from monitoring import changeover, kpi, live
+from monitoring.lib import oee, progress
+from monitoring.models import CountBucket, Event, EventKind
+from monitoring.period import Counts
 from monitoring.pipeline import lock_machine
 from monitoring.projection import recount
 from planning import outbox, signals
 from planning.lib.instants import iso
-from planning.lib.orders import changed_range
+from planning.lib.orders import changed_range, run_seconds
 from planning.models import EventType, Machine, WorkOrder, WorkOrderStatus, ideal_cycle_times
+from planning.workflow import OPERATOR_MOVES, allowed_moves
 
 Windows = list[tuple[datetime, datetime | None]]
 
@@ -54,7 +61,11 @@ class OrderResults:
     result: kpi.Result = kpi.EMPTY
     downtime: dict[str, float] = field(default_factory=dict)
     scrap_by_reason: dict[str, int] = field(default_factory=dict)
-    eta: datetime | None = None
+    progress: Progress | None = None
+
+    @property
+    def eta(self) -> datetime | None:
+        return self.progress.eta if self.progress else None
 
     def as_dict(self) -> dict:
         data = self.result.as_dict()
@@ -64,7 +75,7 @@ class OrderResults:
                                              "performance", "quality", "oee")},
             "scrap_by_reason": self.scrap_by_reason,
             "downtime_by_reason_s": self.downtime,
-            "eta": iso(self.eta),
+            **(self.progress or Progress()).pace_dict(),
         }
 
 
@@ -88,7 +99,7 @@ def results(order: WorkOrder, now: datetime | None = None) -> OrderResults:
         found.result += kpi.Result(times, production)
     found.downtime = dict(sorted(downtime.items(), key=lambda item: -item[1]))
     found.scrap_by_reason = _scrap_by_reason(order, windows)
-    found.eta = _eta(order, found.result, now)
+    found.progress = order_progress(order, order.subject_machines(), now)
     return found
 
 
@@ -103,15 +114,92 @@ def _scrap_by_reason(order: WorkOrder, windows: Windows) -> dict[str, int]:
     return dict(scrapped)
 
 
-def _eta(order: WorkOrder, result: kpi.Result, now: datetime) -> datetime | None:
-    """When a running order will have made its quantity, at its performance so far."""
-    machines = order.subject_machines()
-    if order.status != WorkOrderStatus.RUNNING or not machines:
+@dataclass(frozen=True)
+class Progress:
+    """How far an order is on some machines and how it is getting on: the order's card (the line
+    screen, the live tiles) and the pace of its API result."""
+
+    made: int = 0
+    good: int = 0
+    scrap: int = 0
+    pace: progress.Pace = progress.Pace(0, 0, 0.0)
+    ideal_per_minute: float = 0.0
+    eta: datetime | None = None
+    """When it will have made its quantity of good parts at its pace (running orders only)."""
+    late_s: float | None = None
+    """Seconds it ends (or is forecast to end) after its planned end; negative: before."""
+
+    def pace_dict(self) -> dict:
+        """The pace and forecast, as the API and the live messages carry them."""
+        return {
+            "rate_per_min": self.pace.parts_per_minute, "ideal_rate_per_min": self.ideal_per_minute or None,
+            "rate_minutes": settings.ORDER_RATE_MINUTES, "eta": iso(self.eta), "late_s": self.late_s,
+        }
+
+
+def order_progress(order: WorkOrder, machines: list[Machine], now: datetime) -> Progress:
+    """The order's parts on `machines` (all, good, scrap), its pace over the last `ORDER_RATE_MINUTES`
+    of its run windows (stops included), its ETA from that pace and how late it is against its plan."""
+    # Buckets are whole minutes: the pace counts from a minute's start, and the time since then.
+    since = (now - timedelta(minutes=settings.ORDER_RATE_MINUTES)).replace(second=0, microsecond=0)
+    made = good = scrap = recent_parts = recent_good = 0
+    ideal = 0.0
+    for machine in machines:
+        whole, latest = _order_counts(machine, order, since, now)
+        good_here, scrap_here = oee.resolve_quality(whole.total, whole.good, whole.reject, whole.scrap,
+                                                    machine.quality_counter)
+        made, good, scrap = made + whole.total, good + good_here, scrap + scrap_here
+        recent_parts += latest.total
+        recent_good += oee.resolve_quality(latest.total, latest.good, latest.reject, latest.scrap,
+                                           machine.quality_counter)[0]
+        ideal += progress.ideal_parts_per_minute([ideal_cycle_times(machine, [order.pk])[order.pk]])
+    pace = progress.Pace(recent_parts, recent_good, run_seconds(order.run_windows(), since, now))
+    eta = None
+    if order.status == WorkOrderStatus.RUNNING and machines:
+        seconds = progress.eta_seconds(order.quantity - good, pace)
+        eta = None if seconds is None else now + timedelta(seconds=seconds)
+    late = None
+    if order.status != WorkOrderStatus.CANCELLED:
+        late = progress.late_seconds(order.planned_end, order.actual_end or eta, now)
+    return Progress(made, good, scrap, pace, ideal, eta, late)
+
+
+def _order_counts(machine: Machine, order: WorkOrder, since: datetime, now: datetime) -> tuple[Counts, Counts]:
+    """The order's raw counts on the machine: all of them, and those counted from `since` to `now`."""
+    recent = Q(minute__gte=since, minute__lt=now)
+    sums = CountBucket.objects.filter(machine=machine, work_order=order).aggregate(
+        **{name: Sum(f"{name}_count") for name in ("total", "good", "reject", "scrap")},
+        **{f"recent_{name}": Sum(f"{name}_count", filter=recent) for name in ("total", "good", "reject", "scrap")},
+    )
+    whole = Counts(*(sums[name] or 0 for name in ("total", "good", "reject", "scrap")))
+    latest = Counts(*(sums[f"recent_{name}"] or 0 for name in ("total", "good", "reject", "scrap")))
+    return whole, latest
+
+
+def card(machine: Machine, running: WorkOrder | None, queue: list[WorkOrder], now: datetime) -> dict | None:
+    """The order card of a machine's live message: the order on it now (running, else the first of its
+    queue, see `WorkOrderQuerySet.queues_on`), its progress and pace, the moves the line's operators
+    may make on it, and the next released order, which an operator may start when the shown one is paused."""
+    order = running or (queue[0] if queue else None)
+    if order is None:
         return None
-    machine = machines[0]
-    seconds = oee.eta_seconds(order.quantity - result.production.good,
-                              ideal_cycle_times(machine, [order.pk])[order.pk], result.figures.performance)
-    return None if seconds is None else now + timedelta(seconds=seconds)
+    shown = order_progress(order, [machine], now)
+    upcoming = next((o for o in queue if o.status == WorkOrderStatus.RELEASED and o.pk != order.pk), None)
+    rate, ideal_rate = progress.rate_text(shown.pace.parts_per_minute, shown.ideal_per_minute)
+    return {
+        "number": order.number, "product": order.product.code, "product_name": order.product.name,
+        "quantity": order.quantity, "status": order.status, "planned_end": iso(order.planned_end),
+        "produced": shown.good, "made": shown.made, "scrap": shown.scrap,
+        **shown.pace_dict(),
+        "rate_text": rate, "ideal_rate_text": ideal_rate, "late_text": progress.lateness_text(shown.late_s),
+        "moves": [move for move in allowed_moves(order) if move in OPERATOR_MOVES],
+        "next": None if upcoming is None else {
+            "number": upcoming.number, "product": upcoming.product.code, "product_name": upcoming.product.name,
+            "quantity": upcoming.quantity, "planned_start": iso(upcoming.planned_start),
+            "changeover": upcoming.product_id != order.product_id,
+            "moves": ["start"] if order.status == WorkOrderStatus.PAUSED else [],
+        },
+    }
 
 
 def summary(order: WorkOrder) -> dict:
@@ -136,6 +224,9 @@ def _on_order_moved(sender, order: WorkOrder, move: str, at: datetime, by: str, 
     if move not in ("start", "complete"):
         return
     payload = {"work_order": summary(order), "by": by}
+    if move == "start":
+        # Another product than a machine's last one opens a changeover there; the ERP hears where.
+        payload["changeovers"] = [item.as_dict() for item in changeover.open_changeovers(order, at, by)]
     if move == "complete":
         payload["results"] = results(order).as_dict()
     event_type = EventType.WORK_ORDER_STARTED if move == "start" else EventType.WORK_ORDER_COMPLETED

@@ -295,12 +295,3 @@ def production(
     counts = count_sums(buckets)
     return resolved(machine, counts, startup_sums(machine, buckets, startup) if startup and counts else {})
 
-
-def good_parts(machine: Machine, work_order: WorkOrder) -> int:
-    """Good parts of the order counted on the machine so far."""
-    sums = CountBucket.objects.filter(machine=machine, work_order=work_order).aggregate(
-        total=Sum("total_count"), good=Sum("good_count"), reject=Sum("reject_count"), scrap=Sum("scrap_count"),
-    )
-    good, _ = oee.resolve_quality(*(sums[name] or 0 for name in ("total", "good", "reject", "scrap")),
-                                  machine.quality_counter)
-    return good

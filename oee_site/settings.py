@@ -215,6 +215,14 @@ LIVE_MIN_INTERVAL = env_int("LIVE_MIN_INTERVAL_MS", 500) / 1000
 # so a thousand screens reconnecting at once cost one build per line, not a thousand.
 LIVE_SNAPSHOT_MAX_AGE = env_int("LIVE_SNAPSHOT_MAX_AGE_S", 5)
 
+# A work order's pace (its card's rate and ETA) is that of its last ORDER_RATE_MINUTES of run time.
+ORDER_RATE_MINUTES = env_int("ORDER_RATE_MINUTES", 15)
+if ORDER_RATE_MINUTES < 1:
+    raise ImproperlyConfigured(f"ORDER_RATE_MINUTES={ORDER_RATE_MINUTES} must be at least 1 (minute)")
+# The reason a changeover stop gets when an order of another product starts (a setup reason; when the
+# plant has no such code, its first setup reason by code).
+CHANGEOVER_REASON = env_str("CHANGEOVER_REASON", "changeover")
+
 # The cache is shared by every process (the live snapshots the worker publishes, the API's throttles).
 CACHES = {
     "default": {

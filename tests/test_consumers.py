@@ -309,3 +309,39 @@ async def test_end_to_end_over_the_real_redis_channel_layer(plant, settings, red
         await communicator.disconnect()
     finally:
         await layer.flush()
+
+
+async def test_an_order_of_another_product_started_reaches_the_line_as_a_changeover_with_its_card(
+    plant, in_memory_layer,
+):
+    from planning.models import Product, WorkOrder
+    from planning.workflow import move_order
+
+    def prepare() -> WorkOrder:
+        """A1 made lids on WO-1 until five minutes ago and stands since; WO-2 (cans) is released for it."""
+        now = datetime.now(UTC)
+        lid, can = Product.objects.create(code="P1", name="Lid"), Product.objects.create(code="P2", name="Can")
+        orders = [WorkOrder.objects.create(number=number, product=product, quantity=100, line=plant.line_a,
+                                           machine=plant.a1, planned_start=now - timedelta(hours=1),
+                                           planned_end=now + timedelta(hours=1), status="released")
+                  for number, product in (("WO-1", lid), ("WO-2", can))]
+        move_order(orders[0], "start", by="user:op-a", at=now - timedelta(minutes=30))
+        record_observations([now_observation("A1", "running", True, 1800), now_observation("A1", "total_count", 0, 1800),
+                             now_observation("A1", "total_count", 80, 300), now_observation("A1", "running", False, 300),
+                             now_observation("A1", "total_count", 80, 1)])
+        move_order(orders[0], "complete", by="user:op-a", at=now - timedelta(minutes=5))
+        return orders[1]
+
+    cans = await database_sync_to_async(prepare)()
+    communicator, _ = await open_socket("/ws/lines/A/", plant.operator)
+    await communicator.receive_json_from(timeout=WAIT)
+    await database_sync_to_async(move_order)(cans, "start", by="user:op-a")
+    update = {}
+    while (update.get("machine"), (update.get("work_order") or {}).get("number")) != ("A1", "WO-2"):
+        update = await communicator.receive_json_from(timeout=WAIT)  # the move and its changeover: one commit
+    await communicator.disconnect()
+    assert (update["state"], update["reason"]) == ("stopped", "changeover")
+    card = update["work_order"]
+    assert (card["number"], card["status"], card["made"], card["quantity"]) == ("WO-2", "running", 0, 100)
+    assert card["moves"] == ["pause", "complete"]
+    assert 'data-field="wo-made"' in update["html"]["panel"] and 'data-move="pause"' in update["html"]["panel"]

@@ -57,8 +57,8 @@ def test_a_message_carries_state_shift_figures_order_and_device(busy_b1, client)
     assert message["total_count"] == 30 * 59
     order = message["work_order"]
     assert (order["number"], order["product"], order["quantity"], order["produced"]) == ("WO-1", "P1", 3000, 1770)
-    # 1230 parts to go at 1 s each, at the shift's performance so far (1770 ideal s in 3600 s of run).
-    expected = NOON + timedelta(seconds=1230 / (1770 / 3600))
+    # 1230 parts to go at the pace of the last 15 minutes (450 good parts in 900 s of the order's run).
+    expected = NOON + timedelta(seconds=1230 * 900 / 450)
     assert abs(datetime.fromisoformat(order["eta"]) - expected) < timedelta(milliseconds=1)
     assert live.machine_message(busy_b1.a1, NOON)["connected"] is True  # no device bound
 

@@ -1,8 +1,8 @@
 """A work order with what it made: `GET /api/v1/work-orders/<number>/` (and planning's PUT).
 
 Counts are the order's own parts (the buckets of its run windows); times and figures are those
-of its run windows on its subject machines (its machine, else its line's); the ETA is at the
-order's performance so far.
+of its run windows on its subject machines (its machine, else its line's); the pace, ETA and
+lateness are those of the order's card on the line screen (`orders.order_progress`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ class WorkOrderResultsSerializer(WorkOrderSerializer):
     performance = serializers.FloatField(allow_null=True)
     quality = serializers.FloatField(allow_null=True)
     oee = serializers.FloatField(allow_null=True)
+    rate_per_min = serializers.FloatField(allow_null=True, help_text=(
+        "Parts a minute over the last rate_minutes of the order's run windows, stops included; "
+        "null before it ran a minute."))
+    ideal_rate_per_min = serializers.FloatField(allow_null=True, help_text="Parts a minute at ideal cycle time.")
+    rate_minutes = serializers.IntegerField(help_text="Minutes the pace is taken over (ORDER_RATE_MINUTES).")
+    late_s = serializers.FloatField(allow_null=True, help_text=(
+        "Seconds its end (actual, else the eta) lies after planned_end; negative: early. Without either, "
+        "the time since planned_end once past it; else null."))
     eta = Instant(allow_null=True)
 
 

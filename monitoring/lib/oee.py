@@ -373,15 +373,6 @@ def stretches(
     return result
 
 
-def eta_seconds(remaining: int, ideal_cycle_time: float, performance: float | None) -> float | None:
-    """Seconds until `remaining` parts are made at `performance` of the ideal speed; None without a pace yet."""
-    if remaining <= 0:
-        return 0.0
-    if not performance:
-        return None
-    return remaining * ideal_cycle_time / performance
-
-
 def resolve_quality(total_count: int, good: int, reject: int, scrap: int, quality_counter: str) -> tuple[int, int]:
     """(good, reject) from counter deltas and hand-entered scrap, by which counter the machine has.
 

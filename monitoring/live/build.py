@@ -2,8 +2,8 @@
 
 `line_messages` reads the line's calendar once and each machine's state intervals once
 (`kpi.MachinePeriod`, so a screen equals `/api/v1/oee/`), and makes one message per machine:
-its state, the figures of the shift so far, the running work order and its ETA, the stops that
-need a reason, its line's figures, and the HTML of every tile that shows it
+its state, the figures of the shift so far, its work order's card (`orders.card`), the stops
+that need a reason, its line's figures, and the HTML of every tile that shows it
 (`monitoring.live.tiles`). A page's first paint and every update over its socket are this message.
 """
 
@@ -14,15 +14,14 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from monitoring import charts, kpi
+from monitoring import charts, kpi, orders
 from monitoring.lib import oee
 from monitoring.live import tiles
 from monitoring.models import DeviceHealth, MachineStatus, SignalBinding
 from planning.lib.calendar import ShiftWindow
 from planning.lib.instants import iso
-from planning.models import Line, Machine, WorkOrder, WorkOrderStatus, ideal_cycle_times
+from planning.models import Line, Machine, WorkOrder
 from planning.schedule import calendar_around
-from planning.workflow import OPERATOR_MOVES, allowed_moves
 
 STOPS_SHOWN = 4
 """Stops needing a reason listed per machine; the rest are counted."""
@@ -60,24 +59,6 @@ def _state(period: kpi.MachinePeriod) -> dict:
                 "reason_name": oee.NO_DATA_LABEL, "fault_code": None}
     return {"state": span.state, "state_since": iso(charts.instant(span.start)), "reason": span.reason,
             "reason_name": span.reason_name, "fault_code": span.fault_code}
-
-
-def _work_order(machine: Machine, order: WorkOrder | None, performance: float | None, now: datetime) -> dict | None:
-    """The order on the machine now (running, else the one waiting for it), its progress, its ETA at the
-    shift's performance so far, and the moves the line's operators may make on it."""
-    if order is None:
-        return None
-    produced = kpi.good_parts(machine, order)
-    seconds = None
-    if order.status == WorkOrderStatus.RUNNING:
-        cycle = ideal_cycle_times(machine, [order.pk])[order.pk]
-        seconds = oee.eta_seconds(order.quantity - produced, cycle, performance)
-    return {
-        "number": order.number, "product": order.product.code, "product_name": order.product.name,
-        "quantity": order.quantity, "produced": produced, "status": order.status,
-        "eta": iso(None if seconds is None else now + timedelta(seconds=seconds)),
-        "moves": [move for move in allowed_moves(order) if move in OPERATOR_MOVES],
-    }
 
 
 def _stops(period: kpi.MachinePeriod, shift: ShiftWindow | None) -> list[dict]:
@@ -131,7 +112,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
     }
     health = _device_health(shown)
     running = WorkOrder.objects.running_at(shown, now)
-    waiting = WorkOrder.objects.waiting_on([m for m in shown if running[m.pk] is None])
+    queues = WorkOrder.objects.queues_on(shown)
 
     messages = []
     for machine in shown:
@@ -151,8 +132,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
             "warning_oee": machine.warning_oee,
             "constraint": machine.pk == line.constraint_machine_id,
             **line_part,
-            "work_order": _work_order(machine, running[machine.pk] or waiting.get(machine.pk),
-                                      figures["performance"], now),
+            "work_order": orders.card(machine, running[machine.pk], queues[machine.pk], now),
             "connected": connected,
             "device_error": device_error,
             "stops": stops[:STOPS_SHOWN],

@@ -3,6 +3,8 @@
 Pure: no Django. An order runs on a machine from its actual start to its actual end (open
 while it runs), except while it is paused. Parts counted at an instant belong to the order
 whose run window holds that instant: the machine's own order before an order for its whole line.
+`previous_order` is the order that ran last before an instant (whose product a new order changes
+over from), `run_seconds` how long orders ran in a stretch.
 """
 
 from __future__ import annotations
@@ -82,3 +84,30 @@ def changed_range(old: Iterable[Span], new: Iterable[Span], now: datetime) -> tu
 
 def _key(span: Span) -> tuple[datetime, bool, datetime | None]:
     return span[0], span[1] is None, span[1]
+
+
+def run_seconds(windows: Iterable[Span], start: datetime, end: datetime) -> float:
+    """Seconds of [start, end) that lie inside the windows (an open window reaches `end`)."""
+    seconds = 0.0
+    for window_start, window_end in windows:
+        a, b = max(window_start, start), min(window_end or end, end)
+        if a < b:
+            seconds += (b - a).total_seconds()
+    return seconds
+
+
+def previous_order(windows: Sequence[RunWindow], before: datetime) -> int | None:
+    """The id of the order that ran last on a machine before `before`, among its `windows`, or None.
+
+    That is the order whose window reaches latest up to `before`; on a tie the machine's own order
+    wins over its line's, as in `order_at`.
+    """
+    best: tuple[datetime, bool, datetime] | None = None
+    found = None
+    for window in windows:
+        if window.start >= before:
+            continue
+        key = (min(window.end or before, before), window.machine_specific, window.start)
+        if best is None or key > best:
+            best, found = key, window.order_id
+    return found

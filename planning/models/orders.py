@@ -91,19 +91,23 @@ class WorkOrderQuerySet(models.QuerySet):
 
 
     def waiting_on(self, machines: Iterable[Machine]) -> dict[int, WorkOrder | None]:
-        """Per machine id, the order waiting for it (its own before its line's): a paused one, else the
-        released one planned first."""
+        """Per machine id, the order waiting for it: the first of its queue (`queues_on`), or None."""
+        return {machine_id: queue[0] if queue else None for machine_id, queue in self.queues_on(machines).items()}
+
+    def queues_on(self, machines: Iterable[Machine]) -> dict[int, list[WorkOrder]]:
+        """Per machine id, the orders waiting for it in the order they are taken up: paused ones, then
+        released ones by planned start; its own before its line's."""
         machines = list(machines)
         waiting = (
             self.filter(line_id__in={m.line_id for m in machines},
                         status__in=[WorkOrderStatus.PAUSED, WorkOrderStatus.RELEASED])
             .select_related("product").order_by("planned_start", "pk")
         )
-        found: dict[int, WorkOrder | None] = {}
+        found: dict[int, list[WorkOrder]] = {}
         for machine in machines:
             mine = [o for o in waiting if o.line_id == machine.line_id and o.machine_id in (None, machine.pk)]
             mine.sort(key=lambda o: (o.status != WorkOrderStatus.PAUSED, o.machine_id is None))
-            found[machine.pk] = mine[0] if mine else None
+            found[machine.pk] = mine
         return found
 
 
