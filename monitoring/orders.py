@@ -216,12 +216,18 @@ def _on_run_windows_changed(sender, order: WorkOrder, before: dict, after: dict,
     reattribute(before, after)
 
 
+# The moves the IT systems are told of (pause and resume only show on the screens).
+MOVE_EVENTS = {"release": EventType.WORK_ORDER_RELEASED, "start": EventType.WORK_ORDER_STARTED,
+               "complete": EventType.WORK_ORDER_COMPLETED, "cancel": EventType.WORK_ORDER_CANCELLED}
+
+
 def _on_order_moved(sender, order: WorkOrder, move: str, at: datetime, by: str, **kwargs) -> None:
-    """The screens show the move; a start or a completion is an event for the IT systems, a completion
-    with the order's results."""
+    """The screens show the move; a release, start, completion or cancellation is an event for the IT
+    systems, a completion with the order's results."""
     machines = {machine.pk for machine in order.line.machines.all()} if not order.machine_id else {order.machine_id}
     transaction.on_commit(lambda: live.broadcast_machines(machines))
-    if move not in ("start", "complete"):
+    event_type = MOVE_EVENTS.get(move)
+    if event_type is None:
         return
     payload = {"work_order": summary(order), "by": by}
     if move == "start":
@@ -229,11 +235,19 @@ def _on_order_moved(sender, order: WorkOrder, move: str, at: datetime, by: str, 
         payload["changeovers"] = [item.as_dict() for item in changeover.open_changeovers(order, at, by)]
     if move == "complete":
         payload["results"] = results(order).as_dict()
-    event_type = EventType.WORK_ORDER_STARTED if move == "start" else EventType.WORK_ORDER_COMPLETED
     outbox.emit(event_type, f"{event_type}:{order.number}:{iso(at)}", at, payload, line=order.line)
+
+
+def _on_order_put(sender, order: WorkOrder, created: bool, changed: set[str], by: str, **kwargs) -> None:
+    """A new order, or a change of its plan (a board's reschedule, an ERP's update), for the IT systems."""
+    at = order.updated or timezone.now()
+    payload = {"work_order": summary(order), "created": created, "changed": sorted(changed), "by": by}
+    outbox.emit(EventType.WORK_ORDER_PLANNED, f"{EventType.WORK_ORDER_PLANNED}:{order.number}:{iso(at)}", at,
+                payload, line=order.line)
 
 
 def connect() -> None:
     """Follow the orders' run windows and moves, however an order changes (API, admin, line screen)."""
     signals.run_windows_changed.connect(_on_run_windows_changed, dispatch_uid="monitoring.orders.reattribute")
     signals.order_moved.connect(_on_order_moved, dispatch_uid="monitoring.orders.events")
+    signals.order_put.connect(_on_order_put, dispatch_uid="monitoring.orders.planned")

@@ -11,3 +11,8 @@ machine id → (machine, windows): the parts counted in between now belong to an
 order_moved = Signal()
 """An order moved through its state machine. Arguments: `order`, `move` (release, start, pause,
 resume, complete, cancel), `at` and `by` (who asked: "user:<name>" or "client:<name>")."""
+
+order_put = Signal()
+"""An order was created or its plan changed (product, quantity, line, machine, planned window) by
+`workflow.put_order`. Arguments: `order`, `created`, `changed` (the names of the fields that changed)
+and `by` (who asked, as for a move; empty when the caller did not say)."""

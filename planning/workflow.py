@@ -27,7 +27,7 @@ from planning.models import (
     WorkOrderPause,
     WorkOrderStatus,
 )
-from planning.signals import order_moved, run_windows_changed
+from planning.signals import order_moved, order_put, run_windows_changed
 
 S = WorkOrderStatus
 # move → (the statuses it may start from, the status it leads to)
@@ -130,9 +130,12 @@ class OrderIn:
 
 
 def put_order(
-    number: str, data: OrderIn, writable_lines: set[int] | None = None, _again: bool = False,
+    number: str, data: OrderIn, writable_lines: set[int] | None = None, _again: bool = False, by: str = "",
 ) -> tuple[WorkOrder, bool, bool]:
     """Create or update the order `number`; (order, created, changed). The same data twice changes nothing.
+
+    A creation or a change is told to whoever builds on planning (`signals.order_put`, with `by`:
+    who asked), in the same transaction.
 
     Raises ValidationError naming the field (an unknown product, a machine of another line),
     MoveRefused when a finished order would change, or a started one would move to other
@@ -163,7 +166,8 @@ def put_order(
         if order is None:
             order = WorkOrder(number=number, **fields)
             if not _inserted(order, again=_again):
-                return put_order(number, data, writable_lines, _again=True)
+                return put_order(number, data, writable_lines, _again=True, by=by)
+            order_put.send(WorkOrder, order=order, created=True, changed=set(fields), by=by)
             return order, True, False
         if writable_lines is not None and order.line_id not in writable_lines:
             raise NotYours(f"Work order {number} is on a line this caller may not write.")
@@ -181,6 +185,7 @@ def put_order(
             setattr(order, name, value)
         order.full_clean()
         order.save()
+        order_put.send(WorkOrder, order=order, created=False, changed=changed, by=by)
         return order, False, True
 
 

@@ -180,7 +180,7 @@ class WorkOrderWriteView(ApiView):
             order, created, changed = put_order(number, OrderIn(
                 product=data["product"], quantity=data["quantity"], line=data["line"],
                 machine=data.get("machine"), planned_start=data["planned_start"], planned_end=data["planned_end"],
-            ), writable_lines=set(caller.lines().values_list("pk", flat=True)))
+            ), writable_lines=set(caller.lines().values_list("pk", flat=True)), by=caller.name)
         except DomainError as error:
             raise domain_errors(error) from None
         except MoveRefused as refused:
