@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from monitoring import orders
+from monitoring import orders, plan
 from planning.api.access import Caller
 from planning.api.fields import Instant
 from planning.api.orders import ProblemSerializer, WorkOrderSerializer, WorkOrderWriteView, order_or_404
@@ -23,6 +23,19 @@ from planning.models import WorkOrder
 class RunWindowSerializer(serializers.Serializer):
     start = Instant()
     end = Instant(allow_null=True)
+
+
+class OrderPlanSerializer(serializers.Serializer):
+    planned_quantity = serializers.IntegerField()
+    planned_start = Instant()
+    planned_end = Instant()
+    good_count = serializers.IntegerField(help_text="Good parts made, whenever.")
+    good_in_planned_window = serializers.IntegerField(help_text="Good parts made inside the planned window.")
+    actual_start = Instant(allow_null=True)
+    actual_end = Instant(allow_null=True)
+    schedule_adherence = serializers.FloatField(
+        allow_null=True, help_text="min(good_in_planned_window, planned_quantity) / planned_quantity; "
+                                   "so far while the window is open; null for a cancelled order.")
 
 
 class WorkOrderResultsSerializer(WorkOrderSerializer):
@@ -49,16 +62,19 @@ class WorkOrderResultsSerializer(WorkOrderSerializer):
         "Seconds its end (actual, else the eta) lies after planned_end; negative: early. Without either, "
         "the time since planned_end once past it; else null."))
     eta = Instant(allow_null=True)
+    plan = OrderPlanSerializer(help_text="Plan against actual (schedule adherence: README, What the numbers mean).")
 
 
 class WorkOrderView(WorkOrderWriteView):
     """GET /api/v1/work-orders/<number>/ with its results; PUT creates or updates it."""
 
     def order_body(self, order: WorkOrder) -> dict:
+        made = orders.results(order)
         return {
             **WorkOrderSerializer(order).data,
             "run_windows": [{"start": iso(start), "end": iso(end)} for start, end in order.run_windows()],
-            **orders.results(order).as_dict(),
+            **made.as_dict(),
+            "plan": plan.order_plan(order, made.result.production.good),
         }
 
     @extend_schema(responses={200: WorkOrderResultsSerializer, 404: ProblemSerializer})

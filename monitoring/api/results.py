@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from monitoring import kpi
+from monitoring import kpi, plan
 from monitoring.api.params import required_instant
 from planning.api.access import ApiView, Caller
 from planning.api.fields import Instant, whole_number
@@ -122,6 +122,29 @@ class MachineShiftSerializer(FiguresSerializer):
     machine = serializers.CharField()
 
 
+class OrderInShiftSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    product = serializers.CharField()
+    status = serializers.CharField()
+    machine = serializers.CharField(allow_null=True)
+    quantity = serializers.IntegerField(help_text="The order's whole planned quantity.")
+    planned_start = Instant()
+    planned_end = Instant()
+    actual_start = Instant(allow_null=True)
+    actual_end = Instant(allow_null=True)
+    planned_quantity = serializers.FloatField(help_text="The part of its quantity planned in this shift.")
+    good_count = serializers.IntegerField(help_text="Its good parts made in this shift.")
+    schedule_adherence = serializers.FloatField(allow_null=True)
+
+
+class ShiftPlanSerializer(serializers.Serializer):
+    planned_quantity = serializers.FloatField()
+    good_count = serializers.IntegerField()
+    schedule_adherence = serializers.FloatField(
+        allow_null=True, help_text="Σ min(good, planned) / Σ planned over the orders; null when none was planned.")
+    orders = OrderInShiftSerializer(many=True)
+
+
 class ShiftSerializer(serializers.Serializer):
     line = serializers.CharField()
     shift = serializers.CharField()
@@ -130,6 +153,7 @@ class ShiftSerializer(serializers.Serializer):
     end = Instant()
     line_results = FiguresSerializer()
     machines = MachineShiftSerializer(many=True)
+    plan = ShiftPlanSerializer(help_text="Plan against actual of the orders planned or run in the shift.")
 
 
 class ShiftsView(ApiView):
@@ -165,16 +189,17 @@ def closed_shifts(line: Line, start, end) -> list[dict]:
     now = timezone.now()
     calendar = line_calendar(line, start, end)
     machines = {m.pk: m for m in [*line.machines_in_order(), *line.subject_machines()]}
+    closed = [w for w in calendar.windows if start <= w.start < end and w.end <= now]
+    orders = plan.orders_in(line, closed[0].start, closed[-1].end) if closed else []
     rows = []
-    for window in calendar.windows:
-        if not (start <= window.start < end and window.end <= now):
-            continue
+    for window in closed:
         results = {pk: kpi.machine_result(m, window.start, window.end, now, calendar) for pk, m in machines.items()}
         rows.append({
             "line": line.code, "shift": window.name, "local_date": window.local_date.isoformat(),
             "start": iso(window.start), "end": iso(window.end),
             "line_results": sum((results[m.pk] for m in line.subject_machines()), kpi.EMPTY).as_dict(),
             "machines": [{"machine": m.code, **results[m.pk].as_dict()} for m in line.machines_in_order()],
+            "plan": plan.period_plan(line, window.start, window.end, now, orders).as_dict(),
         })
     return rows
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from monitoring import charts, kpi
+from monitoring import charts, kpi, plan
 from monitoring.lib.oee import SIX_BIG_LOSSES
 from monitoring.views.base import chrome, visible_line
 from planning.lib.calendar import ShiftWindow, local_day_bounds
@@ -80,6 +80,12 @@ class ShiftReport:
     trend: list[dict] = field(default_factory=list)
     """Per shift occurrence: its label, the line's OEE and each machine's."""
     downtime: dict[str, float] = field(default_factory=dict)
+    plan_by_shift: list[tuple[ShiftWindow, plan.PeriodPlan]] = field(default_factory=list)
+    """Per started shift occurrence: its orders' plan against actual (monitoring.plan)."""
+
+    @property
+    def plan_total(self) -> plan.PeriodPlan:
+        return plan.total([shift_plan for _, shift_plan in self.plan_by_shift])
 
     @property
     def waterfall(self) -> list[dict]:
@@ -139,6 +145,7 @@ def build_report(line: Line, first_day: date, last_day: date, now: datetime | No
             "machines": {m.code: results[m.code][index].figures.oee for m in machines},
         })
     report.downtime = charts.downtime_by_reason(subject, report.start, report.end, now, calendar)
+    report.plan_by_shift = plan.shift_plans(line, started, now)
     return report
 
 
