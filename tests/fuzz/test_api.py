@@ -71,6 +71,10 @@ ENDPOINTS = {
     "api-machine-stops": Endpoint("/api/v1/machines/{code}/stops/", ("get",), ("start", "end")),
     "api-machine-timeline": Endpoint("/api/v1/machines/{code}/timeline/", ("get",), ("start", "end")),
     "api-machine-events": Endpoint("/api/v1/machines/{code}/events/", ("get",), ("limit",)),
+    "api-alerts": Endpoint("/api/v1/alerts/", ("get",), ("line", "state", "limit")),
+    "api-alert": Endpoint("/api/v1/alerts/{pk}/", ("get",)),
+    "api-alert-acknowledge": Endpoint("/api/v1/alerts/{pk}/acknowledge/", ("post",), caller="admin"),
+    "alert-banner": Endpoint("/alerts/banner/", ("get",), ("line",), caller="admin"),
     "api-products": Endpoint("/api/v1/products/", ("get",)),
     "api-product": Endpoint("/api/v1/products/{code}/", ("get", "put"), body={
         "name": st.just("Lid"), "cycle_times": st.dictionaries(codes, st.floats(0.1, 10), max_size=2)}),
@@ -112,7 +116,8 @@ def test_every_endpoint_of_the_project_is_fuzzed():
 
 def _path(endpoint: Endpoint, data: st.DataObject) -> str:
     values = {"code": codes, "number": st.one_of(st.just("WO-1"), nasty_text),
-              "move": st.one_of(st.sampled_from(["start", "pause", "release"]), nasty_text)}
+              "move": st.one_of(st.sampled_from(["start", "pause", "release"]), nasty_text),
+              "pk": st.one_of(st.sampled_from(["1", "0", "9" * 30]), nasty_text)}
     path = endpoint.path
     for name, strategy in values.items():
         if "{" + name + "}" in path:
@@ -171,7 +176,7 @@ def test_no_body_gets_a_5xx_and_a_refused_one_stores_nothing(name, data, erp, ad
 def test_no_raw_body_of_the_list_gets_a_5xx_on_any_endpoint(name, erp, admin):
     endpoint = ENDPOINTS[name]
     method = "PUT" if "put" in endpoint.methods else "POST"
-    path = endpoint.path.format(code="A1", number="WO-1", move="start")
+    path = endpoint.path.format(code="A1", number="WO-1", move="start", pk="1")
     for body in RAW_BODIES:
         before = row_counts()
         _check(_client(endpoint, erp, admin).generic(method, path, body, content_type="application/json"), before)
