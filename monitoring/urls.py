@@ -10,6 +10,7 @@ from monitoring.api import trend as trend_api
 from monitoring.views import alerts as alert_views
 from monitoring.views import notes as trend_notes
 from monitoring.views import pages, reports, trends
+from monitoring.views import planning_board as board
 
 urlpatterns = [
     path("api/v1/oee/", results.OeeView.as_view(), name="api-oee"),
@@ -38,4 +39,9 @@ urlpatterns = [
     path("reports/trend/compare.csv", trends.comparison_csv, name="trend-compare-csv"),
     path("lines/<str:code>/notes/", trend_notes.handover_note, name="handover-note"),
     path("machines/<str:code>/stop-comments/", trend_notes.stop_comment, name="stop-comment"),
+    path("planning/", board.planning_index, name="planning"),
+    path("planning/<str:code>/", board.planning_board, name="planning-board"),
+    path("planning/<str:code>/orders/<str:number>/", board.reschedule_order, name="planning-order"),
+    path("planning/<str:code>/orders/<str:number>/<str:move>/", board.move_board_order,
+         name="planning-order-move"),
 ]

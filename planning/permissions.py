@@ -48,3 +48,8 @@ def can_operate_line(user: User | AnonymousUser, line) -> bool:
     if role == "admin":
         return True
     return role == "operator" and line.operators.filter(pk=user.pk).exists()
+
+
+def can_plan(user: User | AnonymousUser) -> bool:
+    """Managers and admins plan: they create, release, reschedule and cancel work orders of any line."""
+    return role_of(user) in ("admin", "manager")

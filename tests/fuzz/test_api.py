@@ -56,6 +56,9 @@ class Endpoint:
 
 ORDER_BODY = {"product": st.just("P-1"), "quantity": st.integers(1, 10), "line": st.just("B"),
               "machine": st.just("B1"), "planned_start": instants, "planned_end": instants}
+# The planning board's forms (sent here as JSON and raw bodies, which a form must refuse as well).
+PLANNING_FORM = {"number": codes, "product": st.just("P-1"), "quantity": st.one_of(st.integers(-1, 10), nasty_text),
+                 "machine": codes, "planned_start": instants, "planned_end": instants}
 ENDPOINTS = {
     "api-oee": Endpoint("/api/v1/oee/", ("get",), ("machine", "line", "area", "site", "start", "end")),
     "api-shifts": Endpoint("/api/v1/shifts/", ("get",), ("line", "start", "end")),
@@ -86,6 +89,11 @@ ENDPOINTS = {
     "machine-detail": Endpoint("/machines/{code}/", ("get",), ("start", "end", "range"), caller="admin"),
     "shift-report": Endpoint("/reports/shift/", ("get",), ("line", "start", "end"), caller="admin"),
     "shift-report-csv": Endpoint("/reports/shift.csv", ("get",), ("line", "start", "end"), caller="admin"),
+    "planning": Endpoint("/planning/", ("get",), caller="admin"),
+    "planning-board": Endpoint("/planning/{code}/", ("get", "post"), ("day",), caller="admin", body=PLANNING_FORM),
+    "planning-order": Endpoint("/planning/{code}/orders/{number}/", ("get", "post"), caller="admin",
+                               body=PLANNING_FORM),
+    "planning-order-move": Endpoint("/planning/{code}/orders/{number}/{move}/", ("post",), caller="admin"),
     "handover-note": Endpoint("/lines/{code}/notes/", ("get", "post"), caller="admin", body={"text": nasty_text}),
     "stop-comment": Endpoint("/machines/{code}/stop-comments/", ("post",), caller="admin",
                              body={"stop_start": instants, "text": nasty_text, "next": nasty_text}),
