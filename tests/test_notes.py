@@ -142,3 +142,12 @@ def test_a_manager_may_comment_and_sees_the_form_but_an_operator_of_another_line
     response = client.post("/machines/A1/stop-comments/", {"stop_start": A1_STOPS[0][0].isoformat(), "text": "no"})
     assert response.status_code == 403
     assert StopComment.objects.count() == 1
+
+
+def test_an_admin_finds_and_can_take_back_a_note_or_comment(admin_client, plant):
+    note = HandoverNote.objects.create(line=plant.line_a, author=plant.operator, text="Wrong line, sorry")
+    page = admin_client.get("/admin/monitoring/handovernote/", {"q": "Wrong line"})
+    assert page.status_code == 200 and "Wrong line, sorry" in page.content.decode()
+    assert admin_client.post(f"/admin/monitoring/handovernote/{note.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not HandoverNote.objects.exists()
+    assert admin_client.get("/admin/monitoring/stopcomment/").status_code == 200
