@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.models import DeviceHealth
+from monitoring.models import Alert, DeviceHealth
 from monitoring.plantfile import import_plant, parse
 from planning.models import (
     ApiWrite,
@@ -149,6 +149,6 @@ def test_every_plant_and_planning_admin_page_renders_for_the_demo_plant(admin_cl
         first = model.objects.first()
         if first is not None:
             assert admin_client.get(reverse(f"{name}_change", args=[first.pk])).status_code == 200, name
-        # Device health is written by the collectors only; the write log, events and deliveries by the product.
-        expected = 403 if model in (DeviceHealth, ApiWrite, OutboxEvent, WebhookDelivery) else 200
+        # Device health is written by the collectors only; the write log, events, deliveries and alerts by the product.
+        expected = 403 if model in (DeviceHealth, ApiWrite, OutboxEvent, WebhookDelivery, Alert) else 200
         assert admin_client.get(reverse(f"{name}_add")).status_code == expected, name
