@@ -198,6 +198,9 @@ def test_the_board_shows_a_running_order_with_its_runs_and_the_eta_of_the_one_ru
     eta = datetime.fromisoformat(shown["eta"])
     assert abs((eta - expected).total_seconds()) < 60
     assert shown["good"] == orders.results(order).result.production.good > 0
+    late = orders.results(order).progress.late_s
+    marked = [e for e in find(board.content, "span", **{"class": "late"}) if e.within(data_order="WO-B")]
+    assert bool(marked) == (late is not None and late > 0)
 
 
 def test_a_plan_reaches_the_erp_by_webhook(manager, plant):

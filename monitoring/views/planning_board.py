@@ -85,7 +85,9 @@ def board_orders(line: Line, start: datetime, end: datetime, now: datetime) -> l
         runs = order.run_windows()
         reschedulable = order.status in OPEN_STATUSES
         rows.append({
-            "order": order, "good": good, "eta": made.eta, "moves": [m for m in allowed_moves(order) if m in BOARD_MOVES],
+            "order": order, "good": good, "eta": made.eta,
+            "late_s": made.progress.late_s if made.progress else None,  # the order card's rule
+            "moves": [m for m in allowed_moves(order) if m in BOARD_MOVES],
             "reschedulable": reschedulable,
             "plan": plan.order_plan(order, good, now),
             "chart": {
