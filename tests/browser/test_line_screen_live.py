@@ -27,10 +27,13 @@ def test_a_stop_shows_live_and_its_reason_reaches_the_plant_overview(open_page, 
     # The filler stopped 150 s ago (longer than its 120-s micro-stop threshold) and is still stopped.
     now = datetime.now(UTC)
     stop_start = (now - timedelta(seconds=150)).replace(microsecond=0)
+    # Its collector kept reading it every 10 s meanwhile: however long the pages took to open since
+    # the heartbeat above, no silence (no-data) splits the stop.
+    readings = [stop_start + timedelta(seconds=s) for s in range(0, int((now - stop_start).total_seconds()), 10)]
     plant_server.import_csv(
         "ts,machine,signal,value\n"
         f"{stop_start.isoformat()},L1-FILL,running,false\n"
-        f"{now.isoformat()},L1-FILL,connected,true\n"
+        + "".join(f"{ts.isoformat()},L1-FILL,connected,true\n" for ts in [*readings, now])
     )
     expect(panel).to_have_class(re.compile(r"\bstate-stopped\b"))
     expect(panel.locator('[data-field="state"]')).to_have_text("Stopped")
