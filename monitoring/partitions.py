@@ -77,7 +77,9 @@ def ensure(first: datetime, last: datetime) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         for month in months:
             _make(cursor, month)
-    transaction.on_commit(lambda: _known.update(months))
+    # Remembered at once: should this transaction roll back, that month's rows go to the default
+    # partition until `ensure_around` or a later process makes it, which is still right, only slower.
+    _known.update(months)
 
 
 def ensure_around(now: datetime) -> None:
