@@ -45,17 +45,23 @@ def _restore(cursor, table, constraints, indexes, source):
             f"ON {source} ", f"ON {table} ").replace(f"ON ONLY public.{source} ", f"ON {table} "))
 
 
+def _set_aside(cursor):
+    """Rename the table to OLD and free its constraint and index names; (constraints, indexes) to restore."""
+    cursor.execute(f'ALTER TABLE "{PARENT}" RENAME TO "{OLD}"')
+    constraints, indexes = _definitions(cursor, OLD)
+    for name, _ in constraints:
+        cursor.execute(f'ALTER TABLE "{OLD}" DROP CONSTRAINT "{name}"')
+    for definition in indexes:
+        cursor.execute(f'DROP INDEX "{definition.split()[2 if definition.startswith("CREATE INDEX") else 3]}"')
+    cursor.execute(f'ALTER TABLE "{OLD}" DROP CONSTRAINT "{PARENT}_pkey"')
+    return constraints, indexes
+
+
 def partition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE "{PARENT}" RENAME TO "{OLD}"')
-        constraints, indexes = _definitions(cursor, OLD)
-        for name, _ in constraints:
-            cursor.execute(f'ALTER TABLE "{OLD}" DROP CONSTRAINT "{name}"')
-        for definition in indexes:
-            cursor.execute(f'DROP INDEX "{definition.split()[2 if definition.startswith("CREATE INDEX") else 3]}"')
-        cursor.execute(f'ALTER TABLE "{OLD}" DROP CONSTRAINT "{PARENT}_pkey"')
+        constraints, indexes = _set_aside(cursor)
         cursor.execute(f'CREATE TABLE "{PARENT}" (LIKE "{OLD}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS) '
                        "PARTITION BY RANGE (ts)")
         cursor.execute(f'CREATE TABLE "{DEFAULT}" PARTITION OF "{PARENT}" DEFAULT')
@@ -85,13 +91,7 @@ def unpartition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE "{PARENT}" RENAME TO "{OLD}"')
-        constraints, indexes = _definitions(cursor, OLD)
-        for name, _ in constraints:
-            cursor.execute(f'ALTER TABLE "{OLD}" DROP CONSTRAINT "{name}"')
-        for definition in indexes:
-            cursor.execute(f'DROP INDEX "{definition.split()[2 if definition.startswith("CREATE INDEX") else 3]}"')
-        cursor.execute(f'ALTER TABLE "{OLD}" DROP CONSTRAINT "{PARENT}_pkey"')
+        constraints, indexes = _set_aside(cursor)
         cursor.execute(f'CREATE TABLE "{PARENT}" (LIKE "{OLD}" INCLUDING CONSTRAINTS)')
         cursor.execute(f'INSERT INTO "{PARENT}" SELECT * FROM "{OLD}"')
         cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{OLD}"')
