@@ -9,18 +9,18 @@ TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench chromium clean distclean
+.PHONY: run test bench chromium locale clean distclean
 
-run: $(RUNTIME_STAMP)
+run: $(RUNTIME_STAMP) locale
 	scripts/run.sh
 
-test: $(TEST_STAMP) chromium
+test: $(TEST_STAMP) chromium locale
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Benchmarks: each prints its figures against the bare library, then one summary line; the
 # summary lines are printed again at the end (the README's table). DATABASE_URL picks the database.
 BENCHES := "collect.py" "collect.py --pipeline" "ingest.py" "oee_year.py" "fanout.py" "latency.py" "pages.py"
-bench: $(TEST_STAMP)
+bench: $(TEST_STAMP) locale
 	@mkdir -p var/bench; : > var/bench/summary.txt; \
 	for bench in $(BENCHES); do \
 		echo "== bench/$$bench"; \
@@ -49,6 +49,14 @@ $(RUNTIME_STAMP): requirements.txt | $(BIN)/python
 $(TEST_STAMP): requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $(RUNTIME_STAMP) $@
+
+# The translations: each .mo is compiled from its .po (with Babel, no GNU gettext), again only when
+# the .po changes. The .mo files are not in git.
+LOCALE_MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+locale: $(LOCALE_MO)
+
+locale/%.mo: locale/%.po | $(RUNTIME_STAMP)
+	$(BIN)/python -m oee_site.catalogs
 
 # The browser tests drive Debian's Chromium. Best effort: install it when we can, else those
 # tests skip and say why; this target never fails.

@@ -50,7 +50,14 @@ except (ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not an IANA time zone such as Europe/Berlin") from None
 USE_TZ = True
 USE_I18N = True
-LANGUAGE_CODE = "en-us"
+# The operator's language: the user's saved choice (monitoring.language), else the language
+# switcher's cookie, else the browser's Accept-Language, else English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch")]
+# Catalogs are .po files in git; their .mo files are compiled by `make` (oee_site.catalogs).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The plant's formats: a 24-hour clock in every language (Django's English one says "6:26 a.m.").
+FORMAT_MODULE_PATH = ["oee_site.formats"]
 
 INSTALLED_APPS = [
     "daphne",
@@ -79,9 +86,12 @@ MIDDLEWARE = [
     "oee_site.middleware.RejectNulCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a user's saved language wins over the cookie and the browser's.
+    "monitoring.language.UserLanguageMiddleware",
     # After authentication: who made each configuration change of a request (a user or an API client).
     "planning.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -97,6 +107,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],

@@ -16,6 +16,12 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 
 _private_redis: subprocess.Popen | None = None
 
+# The translations' .mo files are compiled from locale/*.po, not kept in git: a `pytest` run
+# without `make` compiles the stale ones before any test reads a catalog.
+from oee_site.catalogs import compile_all  # noqa: E402
+
+compile_all()
+
 
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings

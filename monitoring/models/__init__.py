@@ -27,6 +27,7 @@ from monitoring.models.history import (  # noqa: F401
     StateInterval,
 )
 from monitoring.models.notes import HandoverNote, StopComment  # noqa: F401
+from monitoring.models.preferences import UserPreferences  # noqa: F401
 from monitoring.models.rollups import (  # noqa: F401
     HOUR,
     MachineHour,
