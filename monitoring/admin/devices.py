@@ -27,7 +27,7 @@ class ModbusBindingInline(admin.TabularInline):
 class OpcUaBindingInline(admin.TabularInline):
     model = SignalBinding
     fk_name = "opcua_endpoint"
-    fields = ["machine", "signal", "node_id", "scale", "offset"]
+    fields = ["machine", "signal", "node_id", "bit", "scale", "offset"]
     autocomplete_fields = ["machine"]
     extra = 0
     verbose_name = "signal binding"

@@ -13,10 +13,12 @@ from monitoring.collectors.base import CollectorError
 from monitoring.collectors.settings import NodeBinding
 from monitoring.lib.signals import parse_value
 
-INTEGER_TYPES = {
-    ua.VariantType.SByte, ua.VariantType.Byte, ua.VariantType.Int16, ua.VariantType.UInt16,
-    ua.VariantType.Int32, ua.VariantType.UInt32, ua.VariantType.Int64, ua.VariantType.UInt64,
+# The bits of each integer type: a `bit` past them is a mistake in the map, not a bit that is off.
+INTEGER_BITS = {
+    ua.VariantType.SByte: 8, ua.VariantType.Byte: 8, ua.VariantType.Int16: 16, ua.VariantType.UInt16: 16,
+    ua.VariantType.Int32: 32, ua.VariantType.UInt32: 32, ua.VariantType.Int64: 64, ua.VariantType.UInt64: 64,
 }
+INTEGER_TYPES = set(INTEGER_BITS)
 FLOAT_TYPES = {ua.VariantType.Float, ua.VariantType.Double}
 _COUNT = ((int, float), "a cumulative count")
 # The Python types (decoded from the OPC UA type) each device signal accepts, and how to say
@@ -64,6 +66,10 @@ def decode_value(
     if bit is not None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise CollectorError(f"bit {bit} needs an integer value, got {got}")
+        width = INTEGER_BITS[variant.VariantType]
+        if not 0 <= bit < width:
+            raise CollectorError(f"bit {bit} is not in a {variant.VariantType.name}, which has bits 0–{width - 1}")
+        # A negative value is its two's complement, as the PLC holds it.
         value = bool(value >> bit & 1)
     elif (scale, offset) != (1.0, 0.0) and isinstance(value, int | float) and not isinstance(value, bool):
         value = value * scale + offset

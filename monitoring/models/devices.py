@@ -275,6 +275,8 @@ class SignalBinding(models.Model):
                     f"{self.node_id!r} is not an OPC UA node id: use ns=<n>;s=<name>, ns=<n>;i=<number>, "
                     "ns=<n>;g=<uuid> or ns=<n>;b=<base64> (ns=0; may be left out)."
                 )
+            if self.bit is not None:
+                errors.update(opcua_bit_errors(self))
         if errors:
             raise ValidationError(errors)
 
@@ -285,6 +287,8 @@ REGISTER_COUNT = {"bool": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "
 INTEGER_BITS = {"int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "int64": 64, "uint64": 64}
 # Signals whose value is a whole number: a float or a single bit cannot carry them.
 WHOLE_NUMBER_SIGNALS = {Signal.TOTAL_COUNT, Signal.GOOD_COUNT, Signal.REJECT_COUNT, Signal.PACKML_STATE}
+# Signals one bit of an OPC UA node can carry: the on/off ones a device sends.
+BIT_SIGNALS = {Signal.RUNNING, Signal.FAULT}
 
 _NODE_ID = re.compile(
     r"^(?:ns=(?P<ns>\d+);|nsu=[^;]+;)?"
@@ -347,6 +351,19 @@ def modbus_address_errors(binding: SignalBinding) -> dict[str, str]:
         errors.setdefault("data_type", f"{binding.signal} is on/off or a fault code: read it from bool or an "
                                        "integer type.")
     return errors
+
+
+def opcua_bit_errors(binding: SignalBinding) -> dict[str, str]:
+    """What is wrong with reading one bit of an OPC UA node for the binding's signal, by field name.
+
+    The node's type is known only when it is read: the collector refuses a bit of a node that is
+    not an integer, or past its width (0–7 of a Byte, 0–15 of a UInt16, … 0–63 of a UInt64).
+    """
+    if binding.signal not in BIT_SIGNALS:
+        return {"bit": f"{binding.signal} is not on/off: one bit can only carry running or fault."}
+    if binding.scale != 1.0 or binding.offset != 0.0:
+        return {"bit": "A bit is on or off: it takes no scale or offset."}
+    return {}
 
 
 class DeviceHealth(models.Model):

@@ -168,10 +168,10 @@ def _device(device: ModbusDevice | OpcUaEndpoint, fields: list[Field]) -> dict[s
         item = FlowMap(machine=binding.machine.code, signal=binding.signal)
         if isinstance(device, ModbusDevice):
             item.update(table=binding.table, address=binding.address, data_type=binding.data_type)
-            if binding.bit is not None:
-                item["bit"] = binding.bit
         else:
             item["node_id"] = binding.node_id
+        if binding.bit is not None:
+            item["bit"] = binding.bit
         # Left out at their defaults to keep a signal map readable; the import reads absent as default.
         if binding.scale != 1.0:
             item["scale"] = binding.scale

@@ -76,7 +76,7 @@ OPCUA_FIELDS = [
 BINDING_COMMON = [Field("signal", text, required=True), Field("scale", number), Field("offset", number)]
 MODBUS_BINDING_FIELDS = [*BINDING_COMMON, Field("table", text, required=True), Field("address", whole, required=True),
                          Field("data_type", text, required=True), Field("bit", optional_whole)]
-OPCUA_BINDING_FIELDS = [*BINDING_COMMON, Field("node_id", text, required=True)]
+OPCUA_BINDING_FIELDS = [*BINDING_COMMON, Field("node_id", text, required=True), Field("bit", optional_whole)]
 PRODUCT_FIELDS = [CODE, NAME]
 
 TOP_KEYS = ["version", "sites", "reasons", "lines", "modbus_devices", "opcua_endpoints", "products"]
@@ -274,7 +274,7 @@ class PlantImport:
             if other != device_field:
                 setattr(binding, other, None)
         if device_field == "opcua_endpoint":
-            binding.table, binding.address, binding.data_type, binding.bit = "", None, "", None
+            binding.table, binding.address, binding.data_type = "", None, ""
         else:
             binding.node_id = ""
         self.store(binding, before, node, fields, path, parents={device_field: device}, refs={"machine": machine})
