@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from monitoring import charts, kpi, orders
 from monitoring.lib import oee
-from monitoring.live import tiles
+from monitoring.live import tiles, wording
 from monitoring.models import DeviceHealth, MachineStatus, SignalBinding
+from monitoring.stops import episode_start
 from planning.lib.calendar import ShiftWindow
 from planning.lib.instants import iso
 from planning.models import Line, Machine, WorkOrder
@@ -51,14 +52,37 @@ def _device_health(machines: list[Machine]) -> dict[int, tuple[bool, str | None]
     return result
 
 
-def _state(period: kpi.MachinePeriod) -> dict:
-    """State, since when, reason and fault code now; a machine gone quiet is no-data from where its data stopped."""
+def _state(period: kpi.MachinePeriod, shift: ShiftWindow | None) -> dict:
+    """State, since when, reason, fault code and kind of stop now (`wording`); a machine gone quiet is no-data
+    from where its data stopped.
+
+    A stop's time counts from where the whole stop began: a split (two reasons) or a change of
+    fault inside it does not restart it.
+    """
     span = oee.state_now(period.spans)
     if span is None:
         return {"state": MachineStatus.NO_DATA.value, "state_since": None, "reason": oee.NO_DATA_REASON,
-                "reason_name": oee.NO_DATA_LABEL, "fault_code": None}
-    return {"state": span.state, "state_since": iso(charts.instant(span.start)), "reason": span.reason,
-            "reason_name": span.reason_name, "fault_code": span.fault_code}
+                "reason_name": oee.NO_DATA_LABEL, "fault_code": None, "stop_kind": None}
+    worth = next((s.kind for s in reversed(period.stretches()) if s.span.start == span.start
+                  and s.span.state == span.state), None) if span.state == oee.STOPPED else None
+    since = charts.instant(_whole_state_start(period.spans, span))
+    if span.state == oee.STOPPED and period.spans and since == charts.instant(period.spans[0].start):
+        since = episode_start(period.machine, since)  # it began before the spans read
+    return {"state": span.state, "state_since": iso(since),
+            "reason": span.reason, "reason_name": span.reason_name, "fault_code": span.fault_code,
+            "stop_kind": wording.stop_kind(span.state, span.reason, worth, in_shift=shift is not None)}
+
+
+def _whole_state_start(spans: list[oee.StateSpan], span: oee.StateSpan) -> float:
+    """Where the state of `span` began: the start of the run of back-to-back spans of its state it ends."""
+    start = span.start
+    for earlier in reversed(spans):
+        if earlier.start >= start:
+            continue
+        if earlier.state != span.state or earlier.end != start:
+            break
+        start = earlier.start
+    return start
 
 
 def _stops(period: kpi.MachinePeriod, shift: ShiftWindow | None) -> list[dict]:
@@ -104,7 +128,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
     line_part = {
         "line_figures": {
             **_figures(sum((results[m.pk] for m in subject), kpi.EMPTY)),
-            "state": _state(periods[first[0].pk])["state"] if first else MachineStatus.NO_DATA.value,
+            "state": _state(periods[first[0].pk], shift)["state"] if first else MachineStatus.NO_DATA.value,
         },
         "shift": {"name": shift.name, "start": iso(shift.start), "end": iso(shift.end)} if shift else None,
         "period_start": iso(shift.start) if shift else None,
@@ -126,7 +150,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
             "line": line.code,
             "name": machine.name,
             "ts": iso(now),
-            **_state(period),
+            **_state(period, shift),
             **figures,
             "target_oee": machine.target_oee,
             "warning_oee": machine.warning_oee,

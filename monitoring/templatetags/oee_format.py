@@ -8,6 +8,8 @@ from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from monitoring.live import wording
+
 register = template.Library()
 
 
@@ -74,13 +76,5 @@ def duration(seconds: float | None) -> str:
 
 @register.filter
 def reason_text(message: dict) -> str:
-    """Why a machine is where it is, from its live message, in the same words on every page."""
-    if message.get("state") == "stopped":
-        if message.get("reason_name"):
-            return message["reason_name"]
-        if message.get("fault_code"):
-            return f"Fault {message['fault_code']} — no reason yet"
-        return "Unexplained stop"
-    if message.get("state") == "no-data":
-        return message.get("device_error") or ""
-    return ""
+    """Why a machine is where it is, from its live message, in the same words on every page (`live.wording`)."""
+    return wording.reason_text(message)

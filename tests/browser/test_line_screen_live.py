@@ -37,9 +37,9 @@ def test_a_stop_shows_live_and_its_reason_reaches_the_plant_overview(open_page, 
     )
     expect(panel).to_have_class(re.compile(r"\bstate-stopped\b"))
     expect(panel.locator('[data-field="state"]')).to_have_text("Stopped")
-    expect(panel.locator('[data-field="reason"]')).to_have_text("Unexplained stop")
+    expect(panel.locator('[data-field="reason"]')).to_have_text("Stop needing a reason")
     expect(tile).to_have_class(re.compile(r"\bstate-stopped\b"))
-    expect(tile.locator('[data-field="reason"]')).to_have_text("Unexplained stop")
+    expect(tile.locator('[data-field="reason"]')).to_have_text("Stop needing a reason")
 
     stop = panel.locator(".stop.open")
     expect(stop).to_have_count(1)
