@@ -1,5 +1,6 @@
 from planning.models.calendar import Break, CalendarException, ExceptionKind, Shift, ShiftPattern  # noqa: F401
 from planning.models.clients import ApiClient, ApiKey, ApiWrite, Scope  # noqa: F401
+from planning.models.displays import LineDisplay  # noqa: F401
 from planning.models.orders import (  # noqa: F401
     OPEN_STATUSES,
     Product,
