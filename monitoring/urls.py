@@ -8,8 +8,8 @@ from monitoring.api import alerts as alert_api
 from monitoring.api import ingest, orders, results, screens
 from monitoring.api import trend as trend_api
 from monitoring.views import alerts as alert_views
+from monitoring.views import displays, pages, reports, trends
 from monitoring.views import notes as trend_notes
-from monitoring.views import pages, reports, trends
 from monitoring.views import planning_board as board
 
 urlpatterns = [
@@ -31,6 +31,8 @@ urlpatterns = [
     path("alerts/banner/", alert_views.banner, name="alert-banner"),
     path("", pages.overview, name="overview"),
     path("lines/<str:code>/", pages.line_screen, name="line-screen"),
+    path("display/<str:token>/", displays.line_display, name="line-display"),
+    path("display/<str:token>/jsi18n/", displays.display_catalog, name="line-display-catalog"),
     path("machines/<str:code>/", pages.machine_detail, name="machine-detail"),
     path("reports/shift/", reports.shift_report, name="shift-report"),
     path("reports/shift.csv", reports.shift_report_csv, name="shift-report-csv"),

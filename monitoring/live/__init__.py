@@ -17,4 +17,5 @@ from monitoring.live.publish import (  # noqa: F401
     publish_all,
     publish_in_background,
 )
+from monitoring.live.tiles import in_language as tiles_in  # noqa: F401
 from planning.lib.instants import iso  # noqa: F401

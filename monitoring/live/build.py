@@ -163,7 +163,7 @@ def line_messages(line: Line, now: datetime | None = None, only: set[int] | None
             "more_stops": max(len(stops) - STOPS_SHOWN, 0),
         }
         timeline = charts.timeline(period) if shift else []
-        message["html"] = tiles.render(line, message, timeline, now)
+        message["html"], message["html_in"] = tiles.render_languages(line, message, timeline, now)
         messages.append(message)
     return messages
 

@@ -1,7 +1,8 @@
 """The websocket consumer of the live stream (DESIGN.md §7): subscribe, send a snapshot, forward updates.
 
 Close codes after the handshake, so a browser can tell why: 4401 not logged in, 4403 not
-allowed to watch that line, 4404 no such line or machine; 4503 Redis unreachable (the page tries again).
+allowed to watch that line, 4404 no such line or machine (or a line display's link unknown or revoked);
+4503 Redis unreachable (the page tries again). `/ws/displays/<token>/` is a line display's: no session.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import asyncio
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -21,10 +23,10 @@ from django.core.exceptions import ValidationError
 from redis.exceptions import RedisError
 
 from monitoring import live
-from monitoring.live import encode
+from monitoring.live import encode, tiles
 from monitoring.live.hub import hub
 from planning.lib.text import shown
-from planning.models import Line, Machine, code_validator
+from planning.models import Line, LineDisplay, Machine, code_validator
 from planning.permissions import can_operate_line, can_view_line, role_of
 
 NOT_LOGGED_IN = 4401
@@ -35,6 +37,12 @@ TRY_AGAIN_LATER = 4503  # 1013 would say it, but autobahn (daphne) sends only 10
 MAX_CLIENT_MESSAGE = 4096
 
 logger = logging.getLogger(__name__)
+
+
+def _asked_language(scope: dict) -> str | None:
+    """The language the page asks its tiles in (`?lang=fr`, what the page was drawn in), if one is offered."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return tiles.language_of((query.get("lang") or [""])[0][:20])
 
 
 class Refused(Exception):
@@ -56,11 +64,17 @@ class Watch:
     machine_code: str | None = None
     operates: bool = False
     """The user may give reasons and enter scrap on the line it watches: its panels offer them."""
+    language: str | None = None
+    """The language its page is drawn in (None: the default)."""
 
     @property
     def view(self) -> str:
         """What its page gets of each machine's message (`encode.VIEWS`)."""
-        return encode.view_of(self.kind, self.operates)
+        return encode.view_of(self.kind, self.operates, self.language)
+
+    def text(self, texts: dict[str, str]) -> str:
+        """Its text among a message's texts (one encoded before its language was drawn: the default's)."""
+        return texts.get(self.view) or texts[encode.view_of(self.kind, self.operates)]
 
     def admits(self, message: dict) -> bool:
         """Whether the machine of a message (or of an update event, which names it the same way) is in view."""
@@ -104,6 +118,17 @@ def watch_for(user, kind: str, code: str | None) -> Watch:
     return Watch(kind, tuple(live.line_group(c) for c in sorted(codes)), lines, codes)
 
 
+def display_watch(token: str, language: str | None) -> Watch:
+    """The read-only watch of a line display's token (`LineDisplay`), in its language; Refused(4404) when the
+    token is unknown or revoked."""
+    display = LineDisplay.objects.by_token(token)
+    if display is None:
+        raise Refused(NOT_FOUND)
+    line = display.line
+    return Watch("line", (live.line_group(line.code),), (line.pk,), frozenset({line.code}),
+                 language=display.language or language)
+
+
 def snapshot(watch: Watch) -> tuple[str, dict[str, str]]:
     """The snapshot message of every machine the watch covers, as its page gets them (JSON text), and the
     time of each machine's message.
@@ -118,7 +143,7 @@ def snapshot(watch: Watch) -> tuple[str, dict[str, str]]:
         entry = entries[line.pk]
         for message, texts in zip(entry.messages, entry.texts):
             if watch.admits(message):
-                parts.append(texts[watch.view])
+                parts.append(watch.text(texts))
                 times[message["machine"]] = message["ts"]
     return encode.snapshot_text(parts), times
 
@@ -137,8 +162,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def __init__(self, *args, kind: str = "plant", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if kind not in ("plant", "line", "machine"):
-            raise ValueError(f"kind must be plant, line or machine, not {kind!r}")
+        if kind not in ("plant", "line", "machine", "display"):
+            raise ValueError(f"kind must be plant, line, machine or display, not {kind!r}")
         self.kind = kind
 
     async def __call__(self, scope, receive, send) -> None:
@@ -174,13 +199,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.min_interval = float(getattr(settings, "LIVE_MIN_INTERVAL", 0.5))
         # Accept first, then close with a code: a refused handshake reaches the browser as a bare 1006.
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=NOT_LOGGED_IN)
-            return
-        code = self.scope.get("url_route", {}).get("kwargs", {}).get("code")
+        kwargs = self.scope.get("url_route", {}).get("kwargs", {})
+        language = _asked_language(self.scope)
         try:
-            self.watch = await database_sync_to_async(watch_for)(user, self.kind, code)
+            if self.kind == "display":  # a TV: its token is its permission, no user session
+                self.watch = await database_sync_to_async(display_watch)(kwargs.get("token", ""), language)
+            else:
+                user = self.scope.get("user")
+                if user is None or not user.is_authenticated:
+                    await self.close(code=NOT_LOGGED_IN)
+                    return
+                watch = await database_sync_to_async(watch_for)(user, self.kind, kwargs.get("code"))
+                self.watch = replace(watch, language=language)
         except Refused as refused:
             await self.close(code=refused.code)
             return
@@ -251,7 +281,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if code in self.newest and ts < self.newest[code]:
             return  # computed before one already here: it is older news
         self.newest[code] = ts
-        self.pending[code] = event["texts"][self.watch.view]
+        self.pending[code] = self.watch.text(event["texts"])
         if self.snapshot_sent:
             await self._schedule(code)
 

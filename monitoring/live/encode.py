@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from monitoring.live import tiles
+
 UPDATE_EVENT = "machine.update"
 """The channel-layer event of a machine's new message (handled by the consumer's `machine_update`)."""
 
@@ -17,22 +19,28 @@ UPDATE_EVENT = "machine.update"
 PAGE_TILES = {"plant": ("tile", "line"), "line": ("panel",), "machine": ("card",)}
 OPERATED_LINE = "line_operate"
 """The line screen of those who may operate the line: its panels offer reasons and scrap."""
-VIEWS = ("plant", "line", OPERATED_LINE, "machine")
+BASE_VIEWS = ("plant", "line", OPERATED_LINE, "machine")
+VIEWS = BASE_VIEWS + tuple(f"{view}@{language}" for language in tiles.languages()[1:] for view in BASE_VIEWS)
+"""Each page's view in the default language, and as `view@language` in each other language."""
 
 
-def view_of(kind: str, operates: bool) -> str:
-    """The view a screen of page `kind` gets: one of VIEWS."""
-    return OPERATED_LINE if kind == "line" and operates else kind
+def view_of(kind: str, operates: bool, language: str | None = None) -> str:
+    """The view a screen of page `kind` gets in `language` (the default if None or unknown): one of VIEWS."""
+    view = OPERATED_LINE if kind == "line" and operates else kind
+    language = tiles.language_of(language)
+    return view if language in (None, tiles.languages()[0]) else f"{view}@{language}"
 
 
 def shaped(message: dict, view: str) -> dict:
-    """The message as screens of `view` get it: only the HTML of the tiles they draw."""
-    html = message.get("html") or {}
+    """The message as screens of `view` get it: only the HTML of the tiles they draw, in their language."""
+    view, _, language = view.partition("@")
+    html = ((message.get("html_in") or {}).get(language) if language else None) or message.get("html") or {}
     if view == OPERATED_LINE:
         if "panel_operate" in html:
             html = {**html, "panel": html["panel_operate"]}
         view = "line"
-    return {**message, "html": {name: html[name] for name in PAGE_TILES[view] if name in html}}
+    shown = {key: value for key, value in message.items() if key != "html_in"}
+    return {**shown, "html": {name: html[name] for name in PAGE_TILES[view] if name in html}}
 
 
 def texts(message: dict) -> dict[str, str]:
@@ -41,13 +49,15 @@ def texts(message: dict) -> dict[str, str]:
 
 
 def update_events(message: dict, encoded: dict[str, str], groups: dict[str, tuple[str, ...]]) -> list[tuple[str, dict]]:
-    """(group, channel-layer event) for each of `groups` (group → the views its screens have), with their texts.
+    """(group, channel-layer event) for each of `groups` (group → the views its screens have, in every
+    language), with their texts.
 
     An event carries what a consumer needs to decide (machine, line, ts), the group it is sent to
     (`hub` hands it to that group's screens) and the text to send.
     """
     head = {"type": UPDATE_EVENT, "machine": message["machine"], "line": message["line"], "ts": message["ts"]}
-    return [(group, {**head, "group": group, "texts": {view: encoded[view] for view in views}})
+    return [(group, {**head, "group": group,
+                     "texts": {view: text for view, text in encoded.items() if view.partition("@")[0] in views}})
             for group, views in groups.items()]
 
 

@@ -11,6 +11,7 @@ websocket_urlpatterns = [
     path("ws/plant/", LiveConsumer.as_asgi(kind="plant")),
     path("ws/lines/<str:code>/", LiveConsumer.as_asgi(kind="line")),
     path("ws/machines/<str:code>/", LiveConsumer.as_asgi(kind="machine")),
+    path("ws/displays/<str:token>/", LiveConsumer.as_asgi(kind="display")),
 ]
 
 

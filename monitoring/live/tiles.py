@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from monitoring.charts import TimelineRow
@@ -54,8 +55,49 @@ def timeline_bars(rows: list[TimelineRow], shift: dict | None) -> list[Bar]:
     return bars
 
 
+def languages() -> tuple[str, ...]:
+    """The languages every tile is drawn in: the site's default first, then the others of LANGUAGES."""
+    default = settings.LANGUAGE_CODE
+    return (default, *[code for code, _ in settings.LANGUAGES if code != default])
+
+
+def language_of(code: str | None) -> str | None:
+    """The language of `languages()` that a language code asks for ('fr-CH' → 'fr'), or None."""
+    if not code:
+        return None
+    code = code.lower()
+    for language in languages():
+        if code == language or code.split("-")[0] == language:
+            return language
+    return None
+
+
+def render_languages(line: Line, message: dict, timeline: list[TimelineRow],
+                     now: datetime) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The tiles of `message` in the default language, and by language code in each other language.
+
+    Every screen of a line shares one message, whatever its language: each language is drawn once
+    here, and a screen gets its own (`encode.shaped`).
+    """
+    default, *others = languages()
+    with translation.override(default):
+        html = render(line, message, timeline, now)
+    translated = {}
+    for language in others:
+        with translation.override(language):
+            translated[language] = render(line, message, timeline, now)
+    return html, translated
+
+
+def in_language(message: dict, language: str | None = None) -> dict[str, str]:
+    """The tiles of a message in `language` (the active one if None), for a page's first paint."""
+    language = language_of(language or translation.get_language())
+    return (message.get("html_in") or {}).get(language) or message.get("html") or {}
+
+
 def render(line: Line, message: dict, timeline: list[TimelineRow], now: datetime) -> dict[str, str]:
-    """The HTML of each tile that shows the machine of `message`, in the line's site's time zone."""
+    """The HTML of each tile that shows the machine of `message`, in the line's site's time zone and the
+    active language."""
     context = {
         "m": message, "line": line, "thresholds": line.thresholds, "bars": timeline_bars(timeline, message["shift"]),
         "now_x": None,

@@ -35,7 +35,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     lines = list(Line.objects.visible_to(request.user).select_related("area__site", "constraint_machine"))
     # The messages the screens were last sent, read for all lines at once; built only where none are fresh.
     snapshots = live.line_snapshots(lines, now)
-    tiles = [{"line": line, "machines": snapshots[line.pk].messages} for line in lines]
+    # Each message's tiles in the page's language.
+    tiles = [{"line": line, "machines": [{**m, "html": live.tiles_in(m)} for m in snapshots[line.pk].messages]}
+             for line in lines]
     zone = tiles[0]["line"].area.site.time_zone if tiles else "UTC"
     return render(request, "monitoring/overview.html", {
         **chrome(request), "tiles": tiles, "now": now, "site_tz": zone, "nav": "overview",
@@ -51,7 +53,7 @@ def line_screen(request: HttpRequest, code: str) -> HttpResponse:
     machines = live.line_snapshot(line, now)
     return render(request, "monitoring/line_screen.html", {
         **chrome(request), "line": line, "shift": machines[0]["shift"] if machines else None,
-        "panels": [m["html"]["panel_operate" if operates else "panel"] for m in machines],
+        "panels": [live.tiles_in(m)["panel_operate" if operates else "panel"] for m in machines],
         "first_wide": len(machines) > 1, "columns": len(machines), "now": now,
         "site_tz": line.area.site.time_zone, "can_operate": operates, "nav": "line",
     })
@@ -136,7 +138,7 @@ def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
     now_message = next((m for m in live.line_snapshot(line, now) if m["machine"] == machine.code), None)
     now_message = now_message or live.machine_message(machine, now)
     return render(request, "monitoring/machine_detail.html", {
-        **chrome(request), "machine": machine, "line": line, "now_card": now_message["html"]["card"],
+        **chrome(request), "machine": machine, "line": line, "now_card": live.tiles_in(now_message)["card"],
         "server_now": now_message["ts"],
         "machine_thresholds": {"target_oee": machine.target_oee, "warning_oee": machine.warning_oee},
         "result": kpi.machine_result(machine, start, end, now).as_dict(), "start": start, "end": period.end, "period_end": end,

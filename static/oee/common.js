@@ -10,6 +10,17 @@
 
   var OEE = (window.OEE = {});
 
+  /* ---- words: from Django's JavaScript catalog (/jsi18n/), English where it is not loaded ---- */
+
+  /** The text of msgid in the page's language. */
+  OEE.t = function (msgid) { return typeof window.gettext === "function" ? window.gettext(msgid) : msgid; };
+  /** The text of msgid with its %(name)s filled in from values. */
+  OEE.tf = function (msgid, values) {
+    return OEE.t(msgid).replace(/%\(([a-z_]+)\)s/g, function (all, name) {
+      return values[name] === undefined ? all : String(values[name]);
+    });
+  };
+
   /* ---- what ticks in the browser: how long a state or a stop has lasted (oee_format.duration) ---- */
 
   /** 75 → "1:15", 3725 → "1:02:05": stop and state durations. */
@@ -33,12 +44,25 @@
   function formatter(zone, withDay) {
     var key = zone + (withDay ? "|day" : "");
     if (!formatters[key]) {
-      var options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone || undefined };
+      var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone || undefined };
       if (withDay) options.weekday = "short";
-      formatters[key] = new Intl.DateTimeFormat("en-GB", options);
+      // The weekday in the page's language ("lun." in French); the clock is 24 h in every one.
+      formatters[key] = new Intl.DateTimeFormat(document.documentElement.lang || "en-GB", options);
     }
     return formatters[key];
   }
+
+  var secondFormatters = {};
+  /** An instant (ms) as HH:MM:SS at the site, 24 h. */
+  OEE.clockSeconds = function (ms, zone) {
+    var key = zone || "";
+    if (!secondFormatters[key]) {
+      secondFormatters[key] = new Intl.DateTimeFormat("en-GB", {
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: zone || undefined,
+      });
+    }
+    return secondFormatters[key].format(new Date(ms));
+  };
 
   /** An ISO instant as HH:MM at the site (with the weekday when it is not within the next day). */
   OEE.clock = function (iso, zone, withDayIfFar) {
@@ -54,7 +78,10 @@
   var skew = 0;
   OEE.syncClock = function (serverIso) {
     var server = Date.parse(serverIso);
-    if (!isNaN(server)) skew = server - Date.now();
+    if (!isNaN(server)) {
+      skew = server - Date.now();
+      if (lastUpdate === null) lastUpdate = server;  // the page was drawn then
+    }
   };
   OEE.now = function () { return Date.now() + skew; };
 
@@ -136,17 +163,56 @@
     if (dot) {
       dot.hidden = false;
       dot.dataset.state = state;
-      dot.querySelector(".label").textContent =
-        state === "live" ? "Live" : state === "failed" ? "Offline" : state === "connecting" ? "Connecting" : "Reconnecting";
+      dot.querySelector(".label").textContent = OEE.t(
+        state === "live" ? "Live" : state === "failed" ? "Offline" : state === "connecting" ? "Connecting" : "Reconnecting");
     }
     if (banner) {
       banner.hidden = !(state === "reconnecting" || state === "failed");
       banner.classList.toggle("failed", state === "failed");
       banner.querySelector(".reconnecting-text").textContent =
-        message || (state === "failed" ? "Not connected" : "Connection lost — reconnecting…");
+        message || OEE.t(state === "failed" ? "Not connected" : "Connection lost — reconnecting…");
     }
     document.body.classList.toggle("stale", state !== "live");
   };
+
+  /* ---- a screen that is not live does not look live ---- */
+
+  /** Seconds without a connection after which the state blocks go grey: a blip of a reconnect does not flash. */
+  OEE.DISCONNECTED_AFTER_S = 5;
+  var disconnectTimer = null, lastUpdate = null;
+
+  /** Every live tile shown greyed, with when the page last heard from the server (site time, 24 h). */
+  function showDisconnected() {
+    disconnectTimer = null;
+    var zoneNode = document.querySelector("[data-site-tz]");
+    var text = OEE.tf("last update %(time)s",
+                      { time: lastUpdate === null ? "—" : OEE.clockSeconds(lastUpdate, zoneNode && zoneNode.dataset.siteTz) });
+    document.body.classList.add("disconnected");
+    var tiles = document.querySelectorAll("[data-tile]");
+    for (var i = 0; i < tiles.length; i++) {
+      var note = tiles[i].querySelector(":scope > .last-update");
+      if (!note) {
+        note = OEE.el("div", { class: "last-update", role: "status" });
+        tiles[i].prepend(note);
+      }
+      note.textContent = text;
+    }
+  }
+
+  /** The live state of the page's socket: greyed 5 s after it is lost, in colour again with fresh data. */
+  OEE.liveness = function (state) {
+    if (state === "live") {
+      clearTimeout(disconnectTimer);
+      disconnectTimer = null;
+      document.body.classList.remove("disconnected");
+      var notes = document.querySelectorAll(".last-update");
+      for (var i = 0; i < notes.length; i++) notes[i].remove();
+    } else if (disconnectTimer === null && !document.body.classList.contains("disconnected")) {
+      disconnectTimer = setTimeout(showDisconnected, OEE.DISCONNECTED_AFTER_S * 1000);
+    }
+  };
+  /** The page heard from the server now (a snapshot or an update). */
+  OEE.heard = function () { lastUpdate = OEE.now(); };
 
   /**
    * A websocket that keeps itself connected: on any loss it reconnects with exponential
@@ -154,13 +220,17 @@
    * connection with a fresh snapshot. A ping every 15 s finds connections that died silently.
    */
   OEE.LiveSocket = function (path, handlers) {
-    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+    // The tiles come drawn in the language the page was drawn in.
+    var language = document.documentElement.lang;
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path +
+      (language ? (path.indexOf("?") < 0 ? "?" : "&") + "lang=" + encodeURIComponent(language) : "");
     var socket = null, attempt = 0, retryTimer = null, pingTimer = null, lastMessage = 0, stopped = false;
     var everLive = false;
 
     function status(state, message) {
       if (handlers.onStatus) handlers.onStatus(state);
       OEE.showStatus(state, message);
+      OEE.liveness(state);
     }
 
     function clearTimers() {
@@ -195,10 +265,15 @@
         if (msg.type === "snapshot") {
           attempt = 0;
           everLive = true;
-          status("live");
+          OEE.heard();
+          // Fresh data first, then colour: the page never shows the old state in full colour.
           if (handlers.onSnapshot) handlers.onSnapshot(msg.machines || []);
+          status("live");
         } else if (msg.type === "machine") {
+          OEE.heard();
           if (handlers.onMachine) handlers.onMachine(msg);
+        } else if (msg.type === "pong") {
+          OEE.heard();
         }
       };
       socket.onclose = function (event) {
@@ -211,7 +286,8 @@
           return;
         }
         if (event.code === 4403 || event.code === 4404) {
-          status("failed", event.code === 4403 ? "You may not watch this line." : "Unknown line or machine.");
+          if (handlers.onRefused && handlers.onRefused(event.code)) return;
+          status("failed", OEE.t(event.code === 4403 ? "You may not watch this line." : "Unknown line or machine."));
           return;
         }
         scheduleRetry();

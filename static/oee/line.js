@@ -57,7 +57,7 @@
   var sheet = null;
   function openSheet(title, subtitle, body, footer) {
     closeSheet();
-    var closeButton = OEE.el("button", { type: "button", class: "touch ghost", text: "Cancel", onclick: closeSheet });
+    var closeButton = OEE.el("button", { type: "button", class: "touch ghost", text: OEE.t("Cancel"), onclick: closeSheet });
     sheet = OEE.el("div", { class: "sheet-backdrop", role: "dialog", "aria-modal": "true",
                             onclick: function (e) { if (e.target === sheet) closeSheet(); } }, [
       OEE.el("div", { class: "sheet" }, [
@@ -83,14 +83,15 @@
 
   function stopLabel(stop) {
     var end = stop.end ? Date.parse(stop.end) : OEE.now();
-    return "stop at " + OEE.clock(stop.start, zone) + " · " + OEE.length((end - Date.parse(stop.start)) / 1000);
+    return OEE.tf("stop at %(time)s", { time: OEE.clock(stop.start, zone) }) + " · " +
+      OEE.length((end - Date.parse(stop.start)) / 1000);
   }
 
   function openReasons(stop, splitAt) {
     var subtitle = machineName(stop.machine) + " · " + stopLabel(stop) +
-      (splitAt ? " · from " + OEE.clock(splitAt, zone) + " on" : "");
+      (splitAt ? " · " + OEE.tf("from %(time)s on", { time: OEE.clock(splitAt, zone) }) : "");
     var grid = OEE.el("div", { class: "choice-grid" });
-    openSheet("Why did it stop?", subtitle, OEE.el("div", {}, [grid]));
+    openSheet(OEE.t("Why did it stop?"), subtitle, OEE.el("div", {}, [grid]));
     var showGroups = function (tree) {
       grid.replaceChildren.apply(grid, tree.map(function (group) {
         var leaf = !group.children.length;
@@ -98,12 +99,13 @@
           type: "button", class: "choice" + (group.planned ? " planned" : ""), "data-reason-group": group.code,
           onclick: function () { if (leaf) give(stop, group, splitAt); else showChildren(group, tree); },
         }, [group.name, OEE.el("small", {
-          text: leaf ? "" : group.children.length + (group.children.length === 1 ? " reason ›" : " reasons ›"),
+          text: leaf ? "" : OEE.tf(group.children.length === 1 ? "%(count)s reason ›" : "%(count)s reasons ›",
+                                   { count: group.children.length }),
         })]);
       }));
     };
     var showChildren = function (group, tree) {
-      var back = OEE.el("button", { type: "button", class: "choice", text: "‹ Back",
+      var back = OEE.el("button", { type: "button", class: "choice", text: OEE.t("‹ Back"),
                                     onclick: function () { showGroups(tree); } });
       grid.replaceChildren.apply(grid, [back].concat(group.children.map(function (reason) {
         return OEE.el("button", {
@@ -113,7 +115,7 @@
       })));
     };
     loadReasons("stop").then(showGroups).catch(function (error) {
-      grid.replaceChildren(OEE.el("p", { class: "form-error", text: "Could not load the reasons: " + error.message }));
+      grid.replaceChildren(OEE.el("p", { class: "form-error", text: OEE.t("Could not load the reasons:") + " " + error.message }));
     });
   }
 
@@ -123,9 +125,9 @@
     OEE.api("/api/v1/machines/" + encodeURIComponent(stop.machine) + "/reasons/", { method: "POST", body: body })
       .then(function () {
         closeSheet();
-        OEE.toast("Reason given: " + reason.name);
+        OEE.toast(OEE.t("Reason given:") + " " + reason.name);
       })
-      .catch(function (error) { OEE.toast("Not saved: " + error.message, true); });
+      .catch(function (error) { OEE.toast(OEE.t("Not saved:") + " " + error.message, true); });
   }
 
   function openSplit(stop) {
@@ -136,7 +138,7 @@
     var at = start + Math.round((end - start) / 2 / step) * step;
     var value = OEE.el("span", { class: "value" });
     var range = OEE.el("input", { type: "range", min: String(min), max: String(max), step: String(step), value: String(at),
-                                  "aria-label": "split time" });
+                                  "aria-label": OEE.t("split time") });
     var show = function () {
       at = Number(range.value);
       value.textContent = OEE.clock(new Date(at).toISOString(), zone);
@@ -145,7 +147,7 @@
     var nudge = function (delta) { range.value = String(Math.min(max, Math.max(min, at + delta))); show(); };
     var body = OEE.el("div", { class: "split-box" }, [
       OEE.el("div", { class: "split-row" }, [
-        "Two causes? The part before stays in the list for its own reason. Split at",
+        OEE.t("Two causes? The part before stays in the list for its own reason. Split at"),
       ]),
       OEE.el("div", { class: "split-row" }, [
         OEE.el("button", { type: "button", class: "touch", text: "−5 min", onclick: function () { nudge(-5 * step); } }),
@@ -158,11 +160,11 @@
     ]);
     var footer = OEE.el("div", { class: "sheet-foot" }, [
       OEE.el("button", {
-        type: "button", class: "touch primary", text: "Next: reason from this time on ›",
+        type: "button", class: "touch primary", text: OEE.t("Next: reason from this time on ›"),
         onclick: function () { openReasons(stop, new Date(at).toISOString()); },
       }),
     ]);
-    openSheet("Split stop", machineName(stop.machine) + " · " + stopLabel(stop), body, footer);
+    openSheet(OEE.t("Split stop"), machineName(stop.machine) + " · " + stopLabel(stop), body, footer);
     show();
   }
 
@@ -171,13 +173,13 @@
     var qty = OEE.el("span", { class: "qty", text: "1", "data-field": "scrap-quantity" });
     var change = function (delta) { quantity = Math.max(1, Math.min(100000, quantity + delta)); qty.textContent = quantity; };
     var choices = OEE.el("div", { class: "choice-grid" });
-    var submit = OEE.el("button", { type: "button", class: "touch danger", text: "Enter scrap", onclick: function () {
+    var submit = OEE.el("button", { type: "button", class: "touch danger", text: OEE.t("Enter scrap"), onclick: function () {
       submit.disabled = true;
       var body = { quantity: quantity };
       if (chosen) body.reason = chosen.code;
       OEE.api("/api/v1/machines/" + encodeURIComponent(code) + "/scrap/", { method: "POST", body: body })
-        .then(function () { closeSheet(); OEE.toast(quantity + " scrapped on " + machineName(code)); })
-        .catch(function (error) { submit.disabled = false; OEE.toast("Not saved: " + error.message, true); });
+        .then(function () { closeSheet(); OEE.toast(OEE.tf("%(quantity)s scrapped on %(machine)s", { quantity: quantity, machine: machineName(code) })); })
+        .catch(function (error) { submit.disabled = false; OEE.toast(OEE.t("Not saved:") + " " + error.message, true); });
     } });
     var body = OEE.el("div", {}, [
       OEE.el("div", { class: "qty-row" }, [
@@ -187,10 +189,10 @@
         OEE.el("button", { type: "button", class: "touch", text: "+1", onclick: function () { change(1); } }),
         OEE.el("button", { type: "button", class: "touch", text: "+10", onclick: function () { change(10); } }),
       ]),
-      OEE.el("h3", { text: "Reason (optional)" }),
+      OEE.el("h3", { text: OEE.t("Reason (optional)") }),
       choices,
     ]);
-    openSheet("Scrap", machineName(code) + " · parts to scrap", body, OEE.el("div", { class: "sheet-foot" }, [submit]));
+    openSheet(OEE.t("Scrap"), machineName(code) + " · " + OEE.t("parts to scrap"), body, OEE.el("div", { class: "sheet-foot" }, [submit]));
     loadReasons("scrap").then(function (list) {
       var buttons = list.map(function (reason) {
         var button = OEE.el("button", { type: "button", class: "choice", text: reason.name, onclick: function () {
@@ -208,8 +210,8 @@
     button.disabled = true;
     OEE.api("/api/v1/work-orders/" + encodeURIComponent(number) + "/" + encodeURIComponent(move) + "/",
             { method: "POST", body: {} })
-      .then(function (order) { OEE.toast("Work order " + number + ": " + order.status); })
-      .catch(function (error) { button.disabled = false; OEE.toast("Not done: " + error.message, true); });
+      .then(function (order) { OEE.toast(OEE.tf("Work order %(number)s: %(status)s", { number: number, status: OEE.t(order.status) })); })
+      .catch(function (error) { button.disabled = false; OEE.toast(OEE.t("Not done:") + " " + error.message, true); });
   }
 
   // The panels are replaced on every update: one listener on the page serves every button in them.
@@ -225,11 +227,18 @@
 
   /* ---- start ---- */
 
-  OEE.LiveSocket("/ws/lines/" + encodeURIComponent(lineCode) + "/", {
+  // A line display (a TV's link) has a socket of its own, by its token; everyone else's is the line's.
+  var display = !!root.dataset.socket;
+  OEE.LiveSocket(root.dataset.socket || "/ws/lines/" + encodeURIComponent(lineCode) + "/", {
     onSnapshot: function (machines) {
       machines.forEach(apply);
       if (root.dataset.canOperate === "true") loadReasons("stop").catch(function () {});
     },
     onMachine: apply,
+    // A display whose link was revoked: in a while the page says so (the server draws it), not a bare "offline".
+    onRefused: function () {
+      if (display) setTimeout(function () { location.reload(); }, 30000);
+      return false;
+    },
   });
 })();

@@ -1,0 +1,94 @@
+"""Line displays: a TV's read-only link to a line screen, by a revocable token, with no user session."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+from django.urls import reverse
+
+from planning.models import LineDisplay
+from planning.models.displays import token_hash
+from tests.test_consumers import WAIT, close_code, in_memory_layer, open_socket  # noqa: F401 - a fixture
+
+LINK = re.compile(r'value="(https?://[^"]+/display/([A-Za-z0-9_-]+)/)"')
+
+
+def make_display(line, **fields) -> tuple[LineDisplay, str]:
+    display = LineDisplay(line=line, name="TV at the end of the line", **fields)
+    token = display.issue_token()
+    display.save()
+    return display, token
+
+
+@pytest.mark.django_db
+def test_the_admin_makes_a_display_and_shows_its_link_once(admin_client: Client, plant) -> None:
+    response = admin_client.post(reverse("admin:planning_linedisplay_add"),
+                                 {"line": plant.line_a.pk, "name": "TV by the filler", "language": "de"}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    url, token = LINK.search(page).groups()
+    display = LineDisplay.objects.get()
+    # Only the hash is kept: the database does not hold a working link.
+    assert display.token_hash == token_hash(token) and token not in display.token_hash
+    assert len(token) >= 40
+    assert (display.line, display.language) == (plant.line_a, "de")
+    change = admin_client.get(reverse("admin:planning_linedisplay_change", args=[display.pk])).content.decode()
+    assert token not in change
+
+
+@pytest.mark.django_db
+def test_the_link_shows_the_line_screen_read_only_without_a_log_in(client: Client, plant) -> None:
+    _, token = make_display(plant.line_a)
+    response = client.get(f"/display/{token}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-line="A"' in page and 'data-tile="panel"' in page
+    assert f'data-socket="/ws/displays/{token}/"' in page
+    assert 'data-can-operate="false"' in page
+    # No operator's action, no session: a display only watches.
+    assert 'data-action="' not in page and "Log out" not in page
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.django_db
+def test_a_revoked_or_unknown_link_is_a_friendly_404_not_the_log_in_page(client: Client, plant) -> None:
+    display, token = make_display(plant.line_a)
+    display.revoke()
+    for path in (f"/display/{token}/", "/display/not-a-token/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "This display is not connected" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_new_link_stops_the_old_one(admin_client: Client, plant) -> None:
+    display, old = make_display(plant.line_a)
+    response = admin_client.post(reverse("admin:planning_linedisplay_changelist"),
+                                 {"action": "give_new_link", "_selected_action": [display.pk]}, follow=True)
+    _, new = LINK.search(response.content.decode()).groups()
+    assert new != old
+    assert Client().get(f"/display/{old}/").status_code == 404
+    assert Client().get(f"/display/{new}/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_displays_socket_works_with_its_token_and_no_session(plant, in_memory_layer):  # noqa: F811
+    display, token = await database_sync_to_async(make_display)(plant.line_b)
+    communicator, connected = await open_socket(f"/ws/displays/{token}/")
+    assert connected
+    message = await communicator.receive_json_from(timeout=WAIT)
+    assert message["type"] == "snapshot"
+    [machine] = message["machines"]
+    assert machine["machine"] == "B1"
+    # The read-only panel: no reason or scrap buttons.
+    assert 'data-action="' not in machine["html"]["panel"]
+    await communicator.disconnect()
+
+    await database_sync_to_async(display.revoke)()
+    communicator, _ = await open_socket(f"/ws/displays/{token}/")
+    assert await close_code(communicator) == 4404
+    communicator, _ = await open_socket("/ws/displays/guessed-token/")
+    assert await close_code(communicator) == 4404
