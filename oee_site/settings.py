@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin and the pages take and show times in the site's zone (stored times stay UTC).
+    "oee_site.middleware.SiteTimeZone",
     # After authentication: a user's saved language wins over the cookie and the browser's.
     "monitoring.language.UserLanguageMiddleware",
     # After authentication: who made each configuration change of a request (a user or an API client).
