@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from monitoring import notes
-from monitoring.views.base import visible_line
+from monitoring.views.base import by_code, friendly_not_found, visible_line
 from planning.lib.instants import read_instant
 from planning.models import Machine
 
@@ -20,6 +20,7 @@ def _refused(error: ValidationError) -> HttpResponse:
 
 
 @login_required
+@friendly_not_found
 @require_http_methods(["GET", "POST"])
 def handover_note(request: HttpRequest, code: str) -> HttpResponse:
     """GET: the line screen's list of notes (its partial). POST: store a hand-over note for the line
@@ -35,10 +36,11 @@ def handover_note(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @login_required
+@friendly_not_found
 @require_POST
 def stop_comment(request: HttpRequest, code: str) -> HttpResponse:
     """Store a comment on one of the machine's stops, then show the machine page where it was written."""
-    machine = get_object_or_404(Machine.objects.with_plant(), code=code)
+    machine = by_code(Machine.objects.with_plant(), code, "machine")
     visible_line(request, machine.line.code)
     raw = request.POST.get("stop_start", "").replace(" ", "+")
     try:

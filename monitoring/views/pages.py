@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from monitoring import charts, kpi, live, notes
 from monitoring.models import Event
-from monitoring.views.base import chrome, visible_line
+from monitoring.views.base import by_code, canonical_redirect, chrome, friendly_not_found, visible_line
 from planning.lib.calendar import local_day_bounds
 from planning.lib.instants import read_instant
 from planning.models import Line, Machine
@@ -45,9 +45,12 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@friendly_not_found
 def line_screen(request: HttpRequest, code: str) -> HttpResponse:
     """The operator's full-screen view of one line, live via /ws/lines/<code>/."""
     line = visible_line(request, code)
+    if redirect_to := canonical_redirect(request, code=line.code):
+        return redirect_to
     now = timezone.now()
     operates = can_operate_line(request.user, line)
     machines = live.line_snapshot(line, now)
@@ -112,9 +115,12 @@ def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, 
 
 
 @login_required
+@friendly_not_found
 def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
     """Timeline, parts per hour, downtime Pareto and event log of one machine over a period."""
-    machine = get_object_or_404(Machine.objects.with_plant(), code=code)
+    machine = by_code(Machine.objects.with_plant(), code, "machine")
+    if redirect_to := canonical_redirect(request, code=machine.code):
+        return redirect_to
     line = visible_line(request, machine.line.code)
     now = timezone.now()
     try:

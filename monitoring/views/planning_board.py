@@ -14,13 +14,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DomainError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from monitoring import orders, plan
-from monitoring.views.base import chrome
+from monitoring.views.base import UnknownCode, by_code, canonical_redirect, chrome, friendly_not_found
 from monitoring.views.planning_forms import NewOrderForm, PlanFields, RescheduleForm, wall_clock
 from planning.lib.calendar import local_day_bounds
 from planning.lib.instants import EARLIEST, LATEST, iso
@@ -35,7 +35,7 @@ BOARD_MOVES = ("release", "cancel")
 
 def planned_line(request: HttpRequest, code: str) -> Line:
     """The line with this code, or 404; PermissionDenied (403) for anyone but managers and admins."""
-    line = get_object_or_404(Line.objects.select_related("area__site", "constraint_machine"), code=code)
+    line = by_code(Line.objects.select_related("area__site", "constraint_machine"), code, "line")
     if not can_plan(request.user):
         raise PermissionDenied("Only managers plan work orders. An administrator can give you the manager role.")
     return line
@@ -141,10 +141,13 @@ def planning_index(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@friendly_not_found
 @require_http_methods(["GET", "HEAD", "POST"])
 def planning_board(request: HttpRequest, code: str) -> HttpResponse:
     """GET: the board of two local days from ?day= (today by default). POST: a new order from the form."""
     line = planned_line(request, code)
+    if redirect_to := canonical_redirect(request, code=line.code):
+        return redirect_to
     if request.method != "POST":
         try:
             first_day = _first_day(request, line)
@@ -188,16 +191,22 @@ def _back_to_board(line: Line, order: WorkOrder) -> HttpResponseRedirect:
 
 
 def _board_order(line: Line, number: str) -> WorkOrder:
-    return get_object_or_404(WorkOrder.objects.select_related("product", "line__area__site", "machine"),
-                             line=line, number=number)
+    order = WorkOrder.objects.select_related("product", "line__area__site", "machine").filter(
+        line=line, number=number).first()
+    if order is None:
+        raise UnknownCode(f"Line {line.code} has no work order “{number}”.")
+    return order
 
 
 @login_required
+@friendly_not_found
 @require_http_methods(["GET", "HEAD", "POST"])
 def reschedule_order(request: HttpRequest, code: str, number: str) -> HttpResponse:
     """GET: the order's reschedule form. POST: its new quantity, machine and planned window, through put_order."""
     line = planned_line(request, code)
     order = _board_order(line, number)
+    if redirect_to := canonical_redirect(request, code=line.code):
+        return redirect_to
     form = RescheduleForm.of(order, request.POST if request.method == "POST" else None)
     status, error = 200, ""
     if request.method == "POST":
@@ -227,6 +236,7 @@ def reschedule_order(request: HttpRequest, code: str, number: str) -> HttpRespon
 
 
 @login_required
+@friendly_not_found
 @require_POST
 def move_board_order(request: HttpRequest, code: str, number: str, move: str) -> HttpResponse:
     """Release or cancel an order from the board, through the state machine."""

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from monitoring import charts, kpi, plan
 from monitoring.lib.oee import SIX_BIG_LOSSES
-from monitoring.views.base import chrome, visible_line
+from monitoring.views.base import chrome, friendly_not_found, visible_line
 from planning.lib.calendar import ShiftWindow, local_day_bounds
 from planning.lib.instants import EARLIEST, LATEST
 from planning.models import Line, LossCategory, Machine
@@ -175,6 +175,7 @@ def _report_request(request: HttpRequest) -> tuple[Line | None, date, date, list
 
 
 @login_required
+@friendly_not_found
 def shift_report(request: HttpRequest) -> HttpResponse:
     """Tables, six big losses, downtime Pareto and OEE trend of one line over local days."""
     context = {
@@ -205,6 +206,7 @@ def shift_report(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@friendly_not_found
 def shift_report_csv(request: HttpRequest) -> HttpResponse:
     """The shift report's table rows as CSV (the same numbers as the page)."""
     try:

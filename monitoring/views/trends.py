@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from monitoring import trend
-from monitoring.views.base import chrome, visible_line
+from monitoring.views.base import chrome, friendly_not_found, visible_line
 from planning.lib.instants import EARLIEST, LATEST
 from planning.models import Line
 
@@ -68,6 +68,7 @@ def _error_page(request: HttpRequest, template: str, context: dict, error: str) 
 
 
 @login_required
+@friendly_not_found
 def trend_page(request: HttpRequest) -> HttpResponse:
     """Downtime per reason group and machine, OEE and its factors, MTBF and MTTR per week or month."""
     context = {**chrome(request), "nav": "trend", "groupings": trend.GROUPINGS, "max_days": trend.MAX_TREND_DAYS}
@@ -128,6 +129,7 @@ def _comparison_request(request: HttpRequest) -> tuple[Line | None, list[Line], 
 
 
 @login_required
+@friendly_not_found
 def comparison_page(request: HttpRequest) -> HttpResponse:
     """Hours lost per loss and per reason before and after, and the change in percent."""
     context = {**chrome(request), "nav": "trend", "max_days": settings.API_MAX_PERIOD_DAYS,
@@ -158,6 +160,7 @@ def comparison_cells(row: trend.LossRow) -> list[str]:
 
 
 @login_required
+@friendly_not_found
 def comparison_csv(request: HttpRequest) -> HttpResponse:
     """The comparison's rows as CSV: the numbers of the page."""
     try:
