@@ -94,7 +94,7 @@ def test_moving_a_shift_away_from_its_stored_break_is_refused(admin_client: Clie
 
     response = admin_client.post(reverse("admin:planning_shiftpattern_change", args=[pattern.pk]), data)
 
-    assert "Break Break 10:00–10:30 is not inside shift Monday Early 11:00–19:00." in response.content.decode()
+    assert "The break 10:00–10:30 must lie within its shift, Monday Early 11:00–19:00" in response.content.decode()
     early.refresh_from_db()
     assert early.start == time(6)
 
@@ -105,7 +105,7 @@ def test_a_break_outside_its_shift_is_refused_on_the_shift_page(admin_client: Cl
     response = post_shift(admin_client, early, ("10:00", "10:30"), ("13:45", "14:15"))
 
     assert response.status_code == 200
-    assert "Break Break 13:45–14:15 is not inside shift Monday Early 06:00–14:00." in response.content.decode()
+    assert "The break 13:45–14:15 must lie within its shift, Monday Early 06:00–14:00" in response.content.decode()
     assert not Break.objects.exists()
 
 
@@ -123,7 +123,7 @@ def test_a_break_is_checked_against_the_shifts_new_times(admin_client: Client, p
 
     response = post_shift(admin_client, early, ("10:00", "10:30"), start="11:00", end="19:00")
 
-    assert "is not inside shift Monday Early 11:00–19:00" in response.content.decode()
+    assert "must lie within its shift, Monday Early 11:00–19:00" in response.content.decode()
     early.refresh_from_db()
     assert early.start == time(6) and not Break.objects.exists()
 

@@ -128,7 +128,7 @@ def test_the_event_log_says_who_gave_a_reason_and_entered_scrap(client, plant):
     logged = [row[1:] for row in rows if len(row) == 4 and row[3]]  # what people did
     assert logged == [  # newest first; 07:00 UTC is 08:00 in Berlin
         ["Scrap entered", "4 parts", "op-a"],
-        ["Reason given", "jam for the stop at 08:00", "op-a"],
+        ["Reason given", "Jam for the stop at 08:00", "op-a"],  # the reason's name, not its code
     ]
 
 
@@ -151,3 +151,24 @@ def test_a_period_with_an_offset_past_what_postgresql_takes_is_drawn(client, pla
     client.force_login(plant.operator)
     response = client.get("/machines/A1/", {"start": "2026-12-01T00:00:00+23:30", "end": "2026-12-02T00:00:00-23:30"})
     assert response.status_code == 200
+
+
+def test_a_machine_that_counts_parts_without_a_running_signal_says_so_plainly(client, plant):
+    from datetime import timedelta
+
+    from monitoring.pipeline import ObservationIn, record_observations
+
+    # A palletiser with only a part counter: parts arrive, no state ever does.
+    record_observations([ObservationIn("A2", EARLY[0] + timedelta(minutes=k), "total_count", 10 * k)
+                         for k in range(120)])
+    client.force_login(plant.manager)
+    html = client.get("/machines/A2/", {"start": EARLY[0].isoformat(), "end": EARLY[1].isoformat()}).content.decode()
+    assert {row["state"] for row in chart_data(html)["timeline"]} == {"no-data"}
+    assert "counted parts but sent no running signal" in one(html, id="data-note").text
+
+
+def test_a_machine_with_states_has_no_note_about_missing_data(client, plant):
+    monday_of_a1()
+    client.force_login(plant.manager)
+    html = client.get("/machines/A1/", {"start": EARLY[0].isoformat(), "end": EARLY[1].isoformat()}).content.decode()
+    assert 'id="data-note"' not in html

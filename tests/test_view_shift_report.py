@@ -14,7 +14,7 @@ from tests.histories import EARLY, LATE, api_oee, monday_of_a1
 from tests.pages import elements, find, one, remote_assets
 
 DAY = {"line": "A", "start": "2026-01-12", "end": "2026-01-12"}
-NUMBERS = COLUMNS[5:]  # PPT h … Reject
+NUMBERS = COLUMNS[5:]  # Planned time h … Reject
 
 
 def table(html: str, machine: str) -> dict[str, list[str]]:
@@ -87,7 +87,7 @@ def test_the_total_row_sums_times_and_counts_and_does_not_average_percentages(cl
     ppt = early["planned_production_s"] + late["planned_production_s"]
     good_seconds = early["oee"] * early["planned_production_s"] + late["oee"] * late["planned_production_s"]
     assert total["Shift"] == "Total"
-    assert total["PPT h"] == f"{ppt / 3600:.2f}"
+    assert total["Planned time h"] == f"{ppt / 3600:.2f}"
     assert total["Total"] == str(early["total_count"] + late["total_count"])
     assert total["Good"] == str(early["good_count"] + late["good_count"])
     assert total["OEE %"] == f"{good_seconds / ppt * 100:.1f}"

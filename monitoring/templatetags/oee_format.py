@@ -25,6 +25,15 @@ def hours(seconds: float | None) -> str:
 
 
 @register.filter
+def hours_minutes(seconds: float | None) -> str:
+    """A span of time for a person to read: 50 → '1 min', 27000 → '7 h 30 min'; None → '—'."""
+    if seconds in (None, ""):
+        return "—"
+    minutes = round(max(0, seconds) / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+@register.filter
 def oee_level(value: float | None, thresholds: dict | object) -> str:
     """'good' from the target OEE, 'warn' from the warning level, else 'bad'; 'none' without a value."""
     if value in (None, ""):

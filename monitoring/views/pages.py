@@ -15,13 +15,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from monitoring import charts, kpi, live, notes
 from monitoring.models import Event
 from monitoring.views.base import by_code, canonical_redirect, chrome, friendly_not_found, visible_line
 from planning.lib.calendar import local_day_bounds
 from planning.lib.instants import read_instant
-from planning.models import Line, Machine
+from planning.models import DowntimeReason, Line, Machine
 from planning.permissions import can_operate_line
 from planning.schedule import current_shift, line_calendar
 
@@ -141,18 +142,34 @@ def machine_detail(request: HttpRequest, code: str) -> HttpResponse:
         ],
         "period": {"start": start.isoformat(), "end": end.isoformat()},
     }
+    result = kpi.machine_result(machine, start, end, now).as_dict()
     now_message = next((m for m in live.line_snapshot(line, now) if m["machine"] == machine.code), None)
     now_message = now_message or live.machine_message(machine, now)
     return render(request, "monitoring/machine_detail.html", {
         **chrome(request), "machine": machine, "line": line, "now_card": live.tiles_in(now_message)["card"],
         "server_now": now_message["ts"],
         "machine_thresholds": {"target_oee": machine.target_oee, "warning_oee": machine.warning_oee},
-        "result": kpi.machine_result(machine, start, end, now).as_dict(), "start": start, "end": period.end, "period_end": end,
+        "result": result, "data_note": data_note(chart_data["timeline"], result),
+        "start": start, "end": period.end, "period_end": end,
         "period_label": label, "periods": [(key, name, key == period_key) for key, name in PERIODS.items()],
         "events": event_log(machine, start, end, line.area.site.zone), "event_limit": EVENT_LOG_LIMIT,
         "chart_data": chart_data, "site_tz": line.area.site.time_zone, "nav": "machine",
         "stops": notes.stops_with_comments(period), "may_comment": notes.can_write_notes(request.user, line),
     })
+
+
+def data_note(timeline: list[dict], result: dict) -> str:
+    """What the page cannot know about the period, said plainly: a machine that counts parts but sends no
+    running signal has no states, so its whole time is "No data" though it made parts."""
+    if any(row["state"] != "no-data" for row in timeline):
+        return ""
+    if result.get("total_count"):
+        return gettext("This machine counted parts but sent no running signal in this period, so when it ran or "
+                       "stood is not known: its time shows as “No data”, availability and the stops cannot be "
+                       "measured, and its OEE rests on the part counts alone. Map a running signal to its device "
+                       "to measure them.")
+    return gettext("No data from this machine in this period: neither a running signal nor part counts arrived. "
+                   "Check that its device is connected and its signals are mapped.")
 
 
 def event_log(machine: Machine, start: datetime, end: datetime, zone: ZoneInfo) -> list[dict]:
@@ -161,9 +178,15 @@ def event_log(machine: Machine, start: datetime, end: datetime, zone: ZoneInfo) 
         Event.objects.filter(machine=machine, ts__gte=start, ts__lt=end)
         .select_related("user").order_by("-ts", "-id")[:EVENT_LOG_LIMIT]
     )
+    events = list(events)
+    codes = {event.detail.get(key) for event in events if isinstance(event.detail, dict)
+             for key in ("reason", "previous")}
+    # Events keep the reason's code (what the device or API sent); people read its name.
+    names = dict(DowntimeReason.objects.filter(code__in=codes - {None}).values_list("code", "name"))
     return [
         {"ts": event.ts, "kind": event.kind, "label": event.get_kind_display(),
-         "text": _describe(event.kind, event.detail, zone), "user": event.user.get_username() if event.user else ""}
+         "text": _describe(event.kind, event.detail, zone, names),
+         "user": event.user.get_username() if event.user else ""}
         for event in events
     ]
 
@@ -176,16 +199,18 @@ def _local_clock(text: str | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%H:%M") if moment and moment.tzinfo else "?"
 
 
-def _describe(kind: str, detail: dict, zone: ZoneInfo) -> str:
-    """One line saying what an event's detail holds, for the event log."""
+def _describe(kind: str, detail: dict, zone: ZoneInfo, names: dict[str, str]) -> str:
+    """One line saying what an event's detail holds, for the event log; reasons by their names."""
     if not isinstance(detail, dict):
         return str(detail)
+    detail = {key: names.get(value, value) if key in ("reason", "previous") and isinstance(value, str) else value
+              for key, value in detail.items()}
     if kind == "state_change":
         text = f"{detail.get('from') or 'start'} → {detail.get('to')}"
         if detail.get("fault_code"):
             text += f", fault {detail['fault_code']}"
         if detail.get("reason"):
-            text += f", reason {detail['reason']}"
+            text += f", reason: {detail['reason']}"
         return text
     if kind in ("rollover", "reset", "rejected_jump") and "reading" in detail:
         return (f"{detail.get('signal')}: {detail.get('previous')} → {detail.get('reading')}, "
@@ -200,5 +225,5 @@ def _describe(kind: str, detail: dict, zone: ZoneInfo) -> str:
             text += f" (was {detail['previous']})"
         return text
     if kind == "scrap_entered" and "quantity" in detail:
-        return f"{detail['quantity']} parts" + (f", reason {detail['reason']}" if detail.get("reason") else "")
+        return f"{detail['quantity']} parts" + (f", reason: {detail['reason']}" if detail.get("reason") else "")
     return ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in detail.items() if value not in (None, ""))

@@ -24,7 +24,7 @@ from planning.schedule import LineCalendar, line_calendar
 
 MAX_DAYS = 31
 COLUMNS = (
-    "Machine", "Date", "Shift", "From", "To", "PPT h", "Run h",
+    "Machine", "Date", "Shift", "From", "To", "Planned time h", "Run time h",
     "A %", "P %", "Q %", "OEE %", "TEEP %", "Total", "Good", "Reject",
 )
 

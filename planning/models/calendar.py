@@ -95,6 +95,9 @@ def validate_pattern(shifts: list[ShiftSpec]) -> None:
     for shift in shifts:
         for brk in shift.breaks:
             if break_outside_shift(shift, brk):
+                # A break is mostly just called "Break"; "Break Break 10:00–10:30" read as a typo.
+                named = f" “{brk.name}”" if brk.name and brk.name.strip().lower() != "break" else ""
                 raise ValidationError(
-                    f"Break {brk.name} {brk.start:%H:%M}–{brk.end:%H:%M} is not inside shift {shift.label}."
+                    f"The break{named} {brk.start:%H:%M}–{brk.end:%H:%M} must lie within its shift, "
+                    f"{shift.label}: change the break's times or the shift's."
                 )
