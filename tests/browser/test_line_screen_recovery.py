@@ -21,10 +21,16 @@ def test_after_a_server_crash_it_reconnects_and_shows_fresh_data(open_page, plan
     banner = page.locator("#reconnecting")
     expect(banner).to_be_hidden()
 
+    body = page.locator("body")
+    expect(body).not_to_have_class(re.compile(r"\bdisconnected\b"))
     plant_server.kill()
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("reconnecting")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "reconnecting")
+    # A few seconds later the state blocks go grey and say when the screen last heard from the server.
+    expect(body).to_have_class(re.compile(r"\bdisconnected\b"), timeout=15_000)
+    assert "grayscale" in panel.evaluate("node => getComputedStyle(node).filter")
+    expect(panel.locator(".last-update")).to_have_text(re.compile(r"^last update \d\d:\d\d:\d\d$"))
 
     # While the server is down the seamer stops: only the snapshot after reconnecting can tell the screen.
     now = datetime.now(UTC)
@@ -39,6 +45,9 @@ def test_after_a_server_crash_it_reconnects_and_shows_fresh_data(open_page, plan
 
     expect(banner).to_be_hidden(timeout=15_000)
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    # In colour again, with the fresh data.
+    expect(body).not_to_have_class(re.compile(r"\bdisconnected\b"))
+    expect(page.locator(".last-update")).to_have_count(0)
     expect(panel).to_have_class(re.compile(r"\bstate-stopped\b"))
     expect(panel.locator('[data-field="state"]')).to_have_text("Stopped")
     expect(panel.locator(".stop.open")).to_have_count(1)
