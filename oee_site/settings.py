@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from oee_site.env import env_bool, env_fernet_keys, env_int, env_list, env_str
+from oee_site.env import env_bool, env_fernet_keys, env_int, env_list, env_log_level, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("OEE_VAR_DIR", str(BASE_DIR / "var")))
@@ -316,12 +316,24 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
+# The libraries' routine at INFO would bury the plant's own messages: asyncua logs each node a
+# server adds (a thousand at the simulator's start) and each publish, pymodbus each connection,
+# Celery each task received and done and beat each task sent. Their warnings and errors still
+# show (a failed task is an ERROR); OEE_THIRD_PARTY_LOG_LEVEL=INFO or DEBUG brings the rest back.
+THIRD_PARTY_LOG_LEVEL = env_log_level("OEE_THIRD_PARTY_LOG_LEVEL", "WARNING")
+THIRD_PARTY_LOGGERS = ("asyncua", "pymodbus", "celery.worker.strategy", "celery.app.trace", "celery.beat")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # asyncua logs every publish of every subscription at INFO: twice a second per endpoint.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "asyncua": {"level": "WARNING"}},
+    "filters": {"without_lost_connections": {"()": "oee_site.logfilters.WithoutLostConnections"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["without_lost_connections"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{name: {"level": THIRD_PARTY_LOG_LEVEL} for name in THIRD_PARTY_LOGGERS},
+    },
 }
