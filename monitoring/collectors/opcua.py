@@ -76,14 +76,30 @@ def _parse_bindings(
     return by_node, invalid
 
 
+def _socket_open(client: Client) -> bool:
+    protocol = client.uaclient.protocol
+    return protocol is not None and not protocol.is_closed
+
+
 async def _disconnect(client: Client, timeout: float) -> None:
-    """Close a client's session, channel and socket as far as they still exist; never raises."""
-    try:
-        await asyncio.wait_for(client.disconnect(), timeout)
-    except Exception as exc:
-        # Closing a dead session fails in many ways; the socket must go regardless.
-        logger.debug("OPC UA disconnect from %s failed: %s", client.server_url.geturl(), _describe(exc))
-        client.disconnect_socket()
+    """Close a client's session, channel and socket as far as they still exist; never raises.
+
+    Step by step rather than `client.disconnect()`, which logs an error with a traceback for a
+    session the server already closed: what every collector meets when the plant stops first.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    for step in (client.close_session, client.close_secure_channel):
+        remaining = deadline - asyncio.get_running_loop().time()
+        if not _socket_open(client) or remaining <= 0:
+            break
+        try:
+            # In this task, not wait_for's: the socket checked open just now is still open when the step begins.
+            async with asyncio.timeout(remaining):
+                await step()
+        except Exception as exc:
+            # Closing a dead session fails in many ways; the socket must go regardless.
+            logger.debug("OPC UA %s of %s failed: %s", step.__name__, client.server_url.geturl(), _describe(exc))
+    client.disconnect_socket()
 
 
 async def open_client(endpoint: OpcUaSettings) -> Client:
