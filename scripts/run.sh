@@ -52,8 +52,14 @@ PY
 read -r debug has_import_plant has_simulate_plant <<<"$facts"
 
 python manage.py migrate --no-input
+# The demo plant goes into an empty database only: after that the admin is where the plant changes,
+# and a restart keeps what was changed there. OEE_DEMO_REIMPORT=1 imports the file over it.
 if [ "$has_import_plant" = 1 ] && [ -f demo/plant.yaml ]; then
-    python manage.py import_plant demo/plant.yaml
+    if [ "${OEE_DEMO_REIMPORT:-0}" = 1 ]; then
+        python manage.py import_plant demo/plant.yaml
+    else
+        python manage.py import_plant --if-empty demo/plant.yaml
+    fi
 else
     echo "No import_plant command or demo/plant.yaml yet: starting without the demo plant."
 fi

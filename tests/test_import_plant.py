@@ -130,6 +130,33 @@ def test_importing_the_same_file_twice_changes_nothing() -> None:
     assert "0 created, 0 updated, 0 deleted" in output
 
 
+def test_if_empty_imports_into_a_database_without_a_plant() -> None:
+    out = StringIO()
+    call_command("import_plant", "--if-empty", str(DEMO_PLANT), stdout=out, stderr=StringIO())
+
+    assert "Imported" in out.getvalue()
+    assert Machine.objects.count() == 5 and Product.objects.count() == 4
+
+
+def test_if_empty_leaves_a_plant_an_admin_changed_alone() -> None:
+    """`make run` imports with --if-empty at every start: a deleted fault code and a moved break stay so."""
+    import_plant(DEMO_PLANT)
+    FaultCode.objects.filter(machine__code="L1-FILL", code=4).delete()
+    Break.objects.filter(shift__pattern__line__code="L2", shift__weekday=0, shift__name="Early").update(
+        start=time(11), end=time(11, 20))
+    changed = configuration()
+
+    out = StringIO()
+    call_command("import_plant", "--if-empty", str(DEMO_PLANT), stdout=out, stderr=StringIO())
+
+    assert configuration() == changed
+    assert "holds a plant already (1 site, 2 lines, 5 machines, 20 reasons)" in out.getvalue()
+    assert "not imported" in out.getvalue()
+    # Without the flag the file is imported over the changes, as asked.
+    import_plant(DEMO_PLANT)
+    assert FaultCode.objects.filter(machine__code="L1-FILL", code=4).exists()
+
+
 def test_an_export_imported_into_an_empty_database_exports_the_same_text(tmp_path: Path) -> None:
     import_plant(DEMO_PLANT)
     exported = export_plant()

@@ -9,6 +9,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.plantfile import PlantFileError, import_plant, parse
 from planning.audit import command_run
+from planning.models import DowntimeReason, Line, Machine, Site
+
+
+def plant_held() -> str:
+    """What of a plant the database holds, in words ("1 site, 5 machines"); empty when nothing."""
+    counts = [(Site, "site"), (Line, "line"), (Machine, "machine"), (DowntimeReason, "reason")]
+    held = [(model.objects.count(), name) for model, name in counts]
+    return ", ".join(f"{n} {name}{'s' if n != 1 else ''}" for n, name in held if n)
 
 
 class Command(BaseCommand):
@@ -17,8 +25,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="The plant file (YAML); '-' reads standard input.")
+        parser.add_argument(
+            "--if-empty", action="store_true",
+            help="Import only into a database without a plant (no site, line, machine or reason yet): what "
+                 "`make run` uses, so that what an admin changed since is not imported over.",
+        )
 
-    def handle(self, *args, file: str, **options) -> None:
+    def handle(self, *args, file: str, if_empty: bool = False, **options) -> None:
+        if if_empty:
+            held = plant_held()
+            if held:
+                self.stdout.write(f"The database holds a plant already ({held}): {file} not imported, so that "
+                                  "changes made since stay. Without --if-empty it is imported over them.")
+                return
         try:
             text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
