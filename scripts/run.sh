@@ -70,6 +70,13 @@ if [ "$debug" = 1 ]; then
 else
     logins="DEBUG is off: no demo log-ins made (create users with: python manage.py createsuperuser)."
 fi
+# A new demo database gets the last OEE_DEMO_HISTORY_DAYS (14) days of the simulated lines, drawn
+# through the pipeline, so that every page shows a working plant at once; then the simulator goes
+# on from now. Once any observation is stored this does nothing (0 days: never).
+history_days="${OEE_DEMO_HISTORY_DAYS:-14}"
+if [ "$debug" = 1 ] && [ "$history_days" != 0 ]; then
+    python manage.py demo_history --if-empty --days "$history_days"
+fi
 # With DEBUG on, WhiteNoise serves static files straight from the apps; otherwise from STATIC_ROOT.
 if [ "$debug" = 0 ]; then
     python manage.py collectstatic --no-input -v 0

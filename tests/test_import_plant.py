@@ -315,7 +315,7 @@ def test_what_the_file_leaves_out_is_left_alone(tmp_path: Path) -> None:
     assert Line.objects.get(code="L1").name == "Line one"
     assert Machine.objects.filter(line__code="L1").count() == 3
     assert Shift.objects.filter(pattern__line__code="L1").count() == 21
-    assert Site.objects.count() == 1 and Product.objects.count() == 3
+    assert Site.objects.count() == 1 and Product.objects.count() == 4
 
 
 def test_secrets_are_never_exported_and_kept_by_the_import(tmp_path: Path) -> None:
