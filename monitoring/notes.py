@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from monitoring import charts
 from monitoring.kpi import MachinePeriod
@@ -32,17 +33,19 @@ def can_write_notes(user: User | AnonymousUser, line: Line) -> bool:
 
 def _text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ValidationError({"text": "Write something: the note is empty."})
+        raise ValidationError({"text": gettext("Write something: the note is empty.")})
     text = text.strip()
     if len(text) > MAX_NOTE_LENGTH:
-        raise ValidationError({"text": f"A note may hold at most {MAX_NOTE_LENGTH} characters, not {len(text)}."})
+        raise ValidationError({"text": gettext("A note may hold at most %(most)s characters, not %(length)s.") % {
+            "most": MAX_NOTE_LENGTH, "length": len(text)}})
     return text
 
 
 def write_handover_note(user: User, line: Line, text: object) -> HandoverNote:
     """Store a hand-over note for the line's next shift."""
     if not can_write_notes(user, line):
-        raise PermissionDenied(f"Only operators of line {line.code} and managers may write its hand-over notes.")
+        raise PermissionDenied(gettext("Only operators of line %(line)s and managers may write its hand-over notes.")
+                               % {"line": line.code})
     with transaction.atomic():
         return HandoverNote.objects.create(line=line, author=user, text=_text(text))
 
@@ -50,11 +53,13 @@ def write_handover_note(user: User, line: Line, text: object) -> HandoverNote:
 def comment_on_stop(user: User, machine: Machine, stop_start: datetime, text: object) -> StopComment:
     """Store a comment on the machine's stop that began at `stop_start`."""
     if not can_write_notes(user, machine.line):
-        raise PermissionDenied(f"Only operators of line {machine.line.code} and managers may comment on its stops.")
+        raise PermissionDenied(gettext("Only operators of line %(line)s and managers may comment on its stops.")
+                               % {"line": machine.line.code})
     text = _text(text)
     if not StateInterval.objects.filter(machine=machine, start=stop_start).exclude(
             state=MachineStatus.RUNNING).exists():
-        raise ValidationError({"stop_start": f"{machine.code} has no stop that began at {stop_start.isoformat()}."})
+        raise ValidationError({"stop_start": gettext("%(machine)s has no stop that began at %(start)s.") % {
+            "machine": machine.code, "start": stop_start.isoformat()}})
     with transaction.atomic():
         return StopComment.objects.create(machine=machine, stop_start=stop_start, author=user, text=text)
 

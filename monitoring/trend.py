@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import charts, kpi
 from monitoring.lib import oee, reliability
@@ -25,7 +26,7 @@ from planning.models import DowntimeReason, Line, LossCategory, Machine
 from planning.schedule import line_calendar
 
 WEEK, MONTH = "week", "month"
-GROUPINGS = {WEEK: "Week", MONTH: "Month"}
+GROUPINGS = {WEEK: _("Week"), MONTH: _("Month")}
 # Reading a week or month costs the same whatever its place in history (rollups), but the reasons
 # are read from the state intervals: three years of them is what a page may ask for at once.
 MAX_TREND_DAYS = 3 * 366

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def test_the_switcher_refuses_a_language_the_site_does_not_speak(client, plant):
 
 
 def test_the_log_in_page_speaks_the_browsers_language(client, db):
-    assert "Sprache" in page(client, reverse("login"), "de")
+    html = page(client, reverse("login"), "de")
+    assert "Passwort" in html and "Benutzername" in html and 'lang="de"' in html
 
 
 def test_the_user_admin_sets_a_users_language(admin_client, plant):
@@ -113,3 +115,35 @@ def test_a_broken_catalog_is_refused_with_its_name(tmp_path: Path):
     with pytest.raises(catalogs.CatalogError, match="django.po"):
         catalogs.compile_catalog(po_path)
     assert not po_path.with_suffix(".mo").exists()
+
+
+def test_the_scripts_catalog_serves_the_page_languages_words(client, db):
+    french = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    german = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    english = client.get(reverse("javascript-catalog")).content.decode()
+    # charts.js: gettext("No downtime in this period.")
+    assert "Aucun arr\\u00eat sur cette p\\u00e9riode." in french or "Aucun arrêt sur cette période." in french
+    assert "Kein Stillstand in diesem Zeitraum." in german
+    assert "Kein Stillstand" not in english and "Aucun arr" not in english
+
+
+def test_the_shift_report_speaks_french(client, plant):
+    client.force_login(plant.manager)
+    html = unescape(page(client, reverse("shift-report"), "fr"))
+    assert "<h1>Rapport d'équipe</h1>" in html and "Afficher" in html
+
+
+@pytest.mark.parametrize(("language", "percent", "thousands", "hours"), [
+    ("en", "72.3", "12,345", "1.50"),
+    ("fr", "72,3", "12\u00a0345", "1,50"),
+    ("de", "72,3", "12.345", "1,50"),
+])
+def test_figures_are_written_in_the_pages_language(language, percent, thousands, hours):
+    from django.utils import translation
+
+    from monitoring.templatetags import oee_format
+
+    with translation.override(language):
+        assert oee_format.percent(0.72349) == percent
+        assert oee_format.thousands(12345) == thousands
+        assert oee_format.hours(5400) == hours

@@ -8,6 +8,7 @@ write the same rows again from the observations alone.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from planning.models import DowntimeReason, Machine
 
@@ -122,14 +123,14 @@ class ProjectionVersion(models.Model):
 
 
 class EventKind(models.TextChoices):
-    STATE_CHANGE = "state_change", "State change"
-    ROLLOVER = "rollover", "Counter rollover"
-    RESET = "reset", "Counter reset"
-    REJECTED_JUMP = "rejected_jump", "Implausible counter jump (not counted)"
-    NO_DATA = "no_data", "No data"
-    DEVICE_ERROR = "device_error", "Device error"
-    REASON_GIVEN = "reason_given", "Reason given"
-    SCRAP_ENTERED = "scrap_entered", "Scrap entered"
+    STATE_CHANGE = "state_change", _("State change")
+    ROLLOVER = "rollover", _("Counter rollover")
+    RESET = "reset", _("Counter reset")
+    REJECTED_JUMP = "rejected_jump", _("Implausible counter jump (not counted)")
+    NO_DATA = "no_data", _("No data")
+    DEVICE_ERROR = "device_error", _("Device error")
+    REASON_GIVEN = "reason_given", _("Reason given")
+    SCRAP_ENTERED = "scrap_entered", _("Scrap entered")
 
 
 # Kinds the pipeline derives from observations; it rewrites them when it replays a window.

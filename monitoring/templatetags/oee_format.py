@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django import template
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 
 from monitoring.live import wording
@@ -15,13 +16,13 @@ register = template.Library()
 
 @register.filter
 def percent(value: float | None) -> str:
-    """0.7234 → '72.3'; None (no time or no parts yet) → '—'."""
-    return "—" if value in (None, "") else f"{value * 100:.1f}"
+    """0.7234 → '72.3' ('72,3' in French and German); None (no time or no parts yet) → '—'."""
+    return "—" if value in (None, "") else formats.number_format(Decimal(f"{value * 100:.1f}"), 1)
 
 
 @register.filter
 def hours(seconds: float | None) -> str:
-    return "—" if seconds in (None, "") else f"{seconds / 3600:.2f}"
+    return "—" if seconds in (None, "") else formats.number_format(Decimal(f"{seconds / 3600:.2f}"), 2)
 
 
 @register.filter
@@ -60,8 +61,8 @@ def iso(value: datetime | str | None) -> str:
 
 @register.filter
 def thousands(value: int | None) -> str:
-    """12345 → '12,345' (the pages use no locale: the same everywhere)."""
-    return "—" if value in (None, "") else f"{value:,}"
+    """12345 → '12,345' in English, '12 345' in French, '12.345' in German (the page's language)."""
+    return "—" if value in (None, "") else formats.number_format(value, force_grouping=True)
 
 
 @register.filter

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from monitoring import charts, kpi, live, notes
 from monitoring.models import Event
@@ -63,7 +63,8 @@ def line_screen(request: HttpRequest, code: str) -> HttpResponse:
     })
 
 
-PERIODS = {"shift": "Current shift", "today": "Today", "24h": "Last 24 h", "7d": "Last 7 days"}
+PERIODS = {"shift": gettext_lazy("Current shift"), "today": gettext_lazy("Today"), "24h": gettext_lazy("Last 24 h"),
+           "7d": gettext_lazy("Last 7 days")}
 
 
 # The longest period the machine detail page draws (its timeline holds every state change).
@@ -97,7 +98,7 @@ def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, 
             raise PeriodError("The end must be after the start.")
         if end - start > MAX_PERIOD:
             raise PeriodError(f"Choose at most {MAX_PERIOD.days} days.")
-        return start, end, "Chosen period", ""
+        return start, end, gettext("Chosen period"), ""
     key = request.GET.get("range", "shift")
     zone = line.area.site.zone
     if key == "today":
@@ -108,11 +109,12 @@ def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, 
         return now - timedelta(days=7), now, PERIODS[key], key
     shift = current_shift(line, now)
     if shift is not None:
-        return shift.start, shift.end, f"Current shift ({shift.name})", "shift"
+        return shift.start, shift.end, gettext("Current shift (%(shift)s)") % {"shift": shift.name}, "shift"
     earlier = [w for w in line_calendar(line, now - timedelta(days=7), now).windows if w.end <= now]
     if earlier:
-        return earlier[-1].start, earlier[-1].end, f"Last shift ({earlier[-1].name})", "shift"
-    return now - timedelta(hours=8), now, "Last 8 hours", "shift"
+        return (earlier[-1].start, earlier[-1].end, gettext("Last shift (%(shift)s)") % {"shift": earlier[-1].name},
+                "shift")
+    return now - timedelta(hours=8), now, gettext("Last 8 hours"), "shift"
 
 
 @login_required
@@ -208,22 +210,24 @@ def _describe(kind: str, detail: dict, zone: ZoneInfo, names: dict[str, str]) ->
     if kind == "state_change":
         text = f"{detail.get('from') or 'start'} → {detail.get('to')}"
         if detail.get("fault_code"):
-            text += f", fault {detail['fault_code']}"
+            text += gettext(", fault %(code)s") % {"code": detail["fault_code"]}
         if detail.get("reason"):
-            text += f", reason: {detail['reason']}"
+            text += gettext(", reason: %(reason)s") % {"reason": detail["reason"]}
         return text
     if kind in ("rollover", "reset", "rejected_jump") and "reading" in detail:
         return (f"{detail.get('signal')}: {detail.get('previous')} → {detail.get('reading')}, "
                 f"counted {detail.get('counted')}")
     if kind == "no_data" and "gap_s" in detail:
-        return f"no data for {round(detail['gap_s'])} s"
+        return gettext("no data for %(seconds)s s") % {"seconds": round(detail["gap_s"])}
     if kind == "reason_given" and detail.get("reason"):
-        text = f"{detail['reason']} for the stop at {_local_clock(detail.get('stop_start'), zone)}"
+        text = gettext("%(reason)s for the stop at %(time)s") % {
+            "reason": detail["reason"], "time": _local_clock(detail.get("stop_start"), zone)}
         if detail.get("split_at"):
-            text += f", from {_local_clock(detail['split_at'], zone)} on"
+            text += gettext(", from %(time)s on") % {"time": _local_clock(detail["split_at"], zone)}
         if detail.get("previous"):
-            text += f" (was {detail['previous']})"
+            text += gettext(" (was %(reason)s)") % {"reason": detail["previous"]}
         return text
     if kind == "scrap_entered" and "quantity" in detail:
-        return f"{detail['quantity']} parts" + (f", reason: {detail['reason']}" if detail.get("reason") else "")
+        return gettext("%(quantity)s parts") % {"quantity": detail["quantity"]} + (
+            gettext(", reason: %(reason)s") % {"reason": detail["reason"]} if detail.get("reason") else "")
     return ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in detail.items() if value not in (None, ""))

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from monitoring import orders, plan
@@ -37,7 +38,8 @@ def planned_line(request: HttpRequest, code: str) -> Line:
     """The line with this code, or 404; PermissionDenied (403) for anyone but managers and admins."""
     line = by_code(Line.objects.select_related("area__site", "constraint_machine"), code, "line")
     if not can_plan(request.user):
-        raise PermissionDenied("Only managers plan work orders. An administrator can give you the manager role.")
+        raise PermissionDenied(
+            gettext("Only managers plan work orders. An administrator can give you the manager role."))
     return line
 
 
@@ -133,7 +135,8 @@ def _render_board(request: HttpRequest, line: Line, first_day: date | None, form
 def planning_index(request: HttpRequest) -> HttpResponse:
     """The board of the first line."""
     if not can_plan(request.user):
-        raise PermissionDenied("Only managers plan work orders. An administrator can give you the manager role.")
+        raise PermissionDenied(
+            gettext("Only managers plan work orders. An administrator can give you the manager role."))
     line = Line.objects.order_by("code").first()
     if line is None:
         return render(request, "monitoring/planning_board.html", {**chrome(request), "nav": "planning", "line": None})
@@ -157,7 +160,7 @@ def planning_board(request: HttpRequest, code: str) -> HttpResponse:
     form = NewOrderForm(request.POST, line=line)
     if not form.is_valid():
         return _render_board(request, line, None, form=form, status=400,
-                             error="The order was not created: see the fields marked below.")
+                             error=gettext("The order was not created: see the fields marked below."))
     data = form.cleaned_data
     try:
         order, _, _ = put_order(data["number"], OrderIn(
@@ -168,11 +171,11 @@ def planning_board(request: HttpRequest, code: str) -> HttpResponse:
     except DomainError as error:
         _form_errors(form, error)
         return _render_board(request, line, None, form=form, status=400,
-                             error="The order was not created: see the fields marked below.")
+                             error=gettext("The order was not created: see the fields marked below."))
     except (MoveRefused, NotYours) as refused:  # the same number was put at once by someone else
         return _render_board(request, line, None, form=form, status=409, error=str(refused))
-    messages.success(request, f"Work order {order.number} planned for "
-                              f"{wall_clock(order.planned_start, line.area.site.zone)}.")
+    messages.success(request, gettext("Work order %(number)s planned for %(start)s.") % {
+        "number": order.number, "start": wall_clock(order.planned_start, line.area.site.zone)})
     return _back_to_board(line, order)
 
 
@@ -220,15 +223,16 @@ def reschedule_order(request: HttpRequest, code: str, number: str) -> HttpRespon
                 ), writable_lines={line.pk}, by=_by(request))
             except DomainError as refused:
                 _form_errors(form, refused)
-                status, error = 400, "Nothing was changed: see the fields marked below."
+                status, error = 400, gettext("Nothing was changed: see the fields marked below.")
             except (MoveRefused, NotYours) as refused:
                 status, error = 409, str(refused)
             else:
-                messages.success(request, f"Work order {order.number} rescheduled." if changed
-                                 else f"Work order {order.number}: nothing changed.")
+                done = (gettext("Work order %(number)s rescheduled.") if changed
+                        else gettext("Work order %(number)s: nothing changed."))
+                messages.success(request, done % {"number": order.number})
                 return _back_to_board(line, order)
         else:
-            status, error = 400, "Nothing was changed: see the fields marked below."
+            status, error = 400, gettext("Nothing was changed: see the fields marked below.")
     return render(request, "monitoring/planning_order.html", {
         **chrome(request), "nav": "planning", "line": line, "order": order, "form": form, "error": error,
         "site_tz": line.area.site.time_zone, "moves": [m for m in allowed_moves(order) if m in BOARD_MOVES],
@@ -249,5 +253,6 @@ def move_board_order(request: HttpRequest, code: str, number: str, move: str) ->
     except MoveRefused as refused:
         day = order.planned_start.astimezone(line.area.site.zone).date()
         return _render_board(request, line, day, status=409, error=str(refused))
-    messages.success(request, f"Work order {order.number}: {'released' if move == 'release' else 'cancelled'}.")
+    messages.success(request, (gettext("Work order %(number)s: released.") if move == "release"
+                               else gettext("Work order %(number)s: cancelled.")) % {"number": order.number})
     return _back_to_board(line, order)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from planning.lib.instants import EARLIEST, LATEST
 from planning.models import Line, Machine, Product, WorkOrder
@@ -47,14 +49,16 @@ class SiteTimeField(forms.CharField):
             except ValueError:
                 continue
         else:
-            raise forms.ValidationError(f"{text!r} is not a time: write it as YYYY-MM-DD HH:MM (24 h).")
+            raise forms.ValidationError(
+                gettext("%(text)s is not a time: write it as YYYY-MM-DD HH:MM (24 h).") % {"text": repr(text)})
         if not EARLIEST.year < naive.year < LATEST.year - 1:
-            raise forms.ValidationError(f"Give a year between {EARLIEST.year + 1} and {LATEST.year - 2}.")
+            raise forms.ValidationError(gettext("Give a year between %(first)s and %(last)s.") % {
+                "first": EARLIEST.year + 1, "last": LATEST.year - 2})
         first, second = naive.replace(tzinfo=self.zone, fold=0), naive.replace(tzinfo=self.zone, fold=1)
         if first.utcoffset() != second.utcoffset():
-            raise forms.ValidationError(
-                f"{naive:%Y-%m-%d %H:%M} is skipped or repeated by the daylight-saving change in {self.zone.key}: "
-                "choose another time.")
+            raise forms.ValidationError(gettext(
+                "%(time)s is skipped or repeated by the daylight-saving change in %(zone)s: choose another time."
+            ) % {"time": f"{naive:%Y-%m-%d %H:%M}", "zone": self.zone.key})
         return first.astimezone(UTC)
 
 
@@ -63,45 +67,46 @@ class Quantity(forms.IntegerField):
 
     def to_python(self, value):
         if isinstance(value, str) and not value.strip().isascii():
-            raise forms.ValidationError("Give the quantity in the digits 0–9.", code="invalid")
+            raise forms.ValidationError(gettext("Give the quantity in the digits 0–9."), code="invalid")
         return super().to_python(value)
 
 
 class PlanFields(forms.Form):
     """Quantity, machine and planned window: what a new order and a reschedule both set."""
 
-    quantity = Quantity(min_value=1, max_value=2**31 - 1)
+    quantity = Quantity(min_value=1, max_value=2**31 - 1, label=_("Quantity"))
     machine = forms.ModelChoiceField(
-        Machine.objects.none(), required=False, to_field_name="code", empty_label="Whole line",
-        help_text="Leave at “Whole line” to run the order on every machine of the line.")
+        Machine.objects.none(), required=False, to_field_name="code", empty_label=_("Whole line"), label=_("Machine"),
+        help_text=_("Leave at “Whole line” to run the order on every machine of the line."))
 
     def __init__(self, *args, line: Line, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.line = line
         zone = line.area.site.zone
         self.fields["machine"].queryset = line.machines.order_by("position", "code")
-        self.fields["planned_start"] = SiteTimeField(zone=zone, label="Planned start")
-        self.fields["planned_end"] = SiteTimeField(zone=zone, label="Planned end")
+        self.fields["planned_start"] = SiteTimeField(zone=zone, label=_("Planned start"))
+        self.fields["planned_end"] = SiteTimeField(zone=zone, label=_("Planned end"))
 
     def clean(self) -> dict:
         data = super().clean()
         start, end = data.get("planned_start"), data.get("planned_end")
         if start and end and end <= start:
-            self.add_error("planned_end", "The planned end must be after the planned start.")
+            self.add_error("planned_end", gettext("The planned end must be after the planned start."))
         return data
 
 
 class NewOrderForm(PlanFields):
-    number = forms.RegexField(CODE, max_length=40, label="Order number", error_messages={
-        "invalid": "An order number is letters, digits, '.', '_' and '-', starting with a letter or digit."})
-    product = forms.ModelChoiceField(Product.objects.all(), to_field_name="code")
+    number = forms.RegexField(CODE, max_length=40, label=_("Order number"), error_messages={
+        "invalid": _("An order number is letters, digits, '.', '_' and '-', starting with a letter or digit.")})
+    product = forms.ModelChoiceField(Product.objects.all(), to_field_name="code", label=_("Product"))
 
     field_order = ["number", "product", "quantity", "machine", "planned_start", "planned_end"]
 
     def clean_number(self) -> str:
         number = self.cleaned_data["number"]
         if WorkOrder.objects.filter(number=number).exists():
-            raise forms.ValidationError(f"Work order {number} exists already: reschedule it, or choose another number.")
+            raise forms.ValidationError(gettext(
+                "Work order %(number)s exists already: reschedule it, or choose another number.") % {"number": number})
         return number
 
 

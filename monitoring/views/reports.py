@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from monitoring import charts, kpi, plan
 from monitoring.lib.oee import SIX_BIG_LOSSES
@@ -91,12 +92,13 @@ class ShiftReport:
     def waterfall(self) -> list[dict]:
         """PPT, minus each of the six big losses, down to fully productive time (hours)."""
         times, figures = self.line_total.times, self.line_total.figures
-        steps = [{"label": "Planned production time", "hours": times.planned_production / 3600, "measure": "absolute"}]
+        steps = [{"label": gettext("Planned production time"), "hours": times.planned_production / 3600,
+                  "measure": "absolute"}]
         for loss in SIX_BIG_LOSSES:
             steps.append({
                 "label": LossCategory(loss).label, "hours": -figures.losses[loss] / 3600, "measure": "relative",
             })
-        steps.append({"label": "Fully productive time", "hours": 0, "measure": "total"})
+        steps.append({"label": gettext("Fully productive time"), "hours": 0, "measure": "total"})
         return steps
 
 

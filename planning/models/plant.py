@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from planning.lib.reasons import NO_DATA_REASON
 from planning.permissions import lines_visible_to
@@ -27,13 +28,13 @@ def validate_time_zone(value: str) -> None:
 class LossCategory(models.TextChoices):
     """The six big losses, and planned time which is not a loss."""
 
-    EQUIPMENT_FAILURE = "equipment_failure", "Equipment failure"
-    SETUP_ADJUSTMENTS = "setup_adjustments", "Setup and adjustments"
-    SMALL_STOPS = "small_stops", "Small stops"
-    REDUCED_SPEED = "reduced_speed", "Reduced speed"
-    PRODUCTION_REJECTS = "production_rejects", "Production rejects"
-    STARTUP_REJECTS = "startup_rejects", "Startup rejects"
-    PLANNED = "planned", "Planned (not a loss)"
+    EQUIPMENT_FAILURE = "equipment_failure", _("Equipment failure")
+    SETUP_ADJUSTMENTS = "setup_adjustments", _("Setup and adjustments")
+    SMALL_STOPS = "small_stops", _("Small stops")
+    REDUCED_SPEED = "reduced_speed", _("Reduced speed")
+    PRODUCTION_REJECTS = "production_rejects", _("Production rejects")
+    STARTUP_REJECTS = "startup_rejects", _("Startup rejects")
+    PLANNED = "planned", _("Planned (not a loss)")
 
 
 class QualityCounter(models.TextChoices):

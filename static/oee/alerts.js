@@ -46,9 +46,10 @@
     OEE.api("/api/v1/alerts/" + encodeURIComponent(button.dataset.alert) + "/acknowledge/", { method: "POST", body: {} })
       .then(function (answer) {
         var who = answer.alert.acknowledged_by;
-        OEE.toast(answer.acknowledged ? "Alert acknowledged" : "Already acknowledged by " + who);
+        OEE.toast(answer.acknowledged ? gettext("Alert acknowledged")
+          : interpolate(gettext("Already acknowledged by %(user)s"), { user: who }, true));
         refresh();
       })
-      .catch(function (error) { button.disabled = false; OEE.toast("Not acknowledged: " + error.message, true); });
+      .catch(function (error) { button.disabled = false; OEE.toast(interpolate(gettext("Not acknowledged: %(why)s"), { why: error.message }, true), true); });
   });
 })();

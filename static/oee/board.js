@@ -8,17 +8,24 @@
   if (!script || !node) return;
   var data = JSON.parse(script.textContent);
   var zone = data.zone, wall = OEE.charts.wall;
+  var STATUSES = {
+    planned: pgettext("work order status", "planned"), released: pgettext("work order status", "released"),
+    running: pgettext("work order status", "running"), paused: pgettext("work order status", "paused"),
+    completed: pgettext("work order status", "completed"), cancelled: pgettext("work order status", "cancelled"),
+  };
   var COLOURS = { planned: "rgba(56,189,248,.35)", plannedEdge: "#38bdf8", cancelled: "rgba(107,114,128,.35)",
                   ran: "#22c55e", eta: "#facc15", now: "#f472b6" };
 
   if (!data.orders.length) {
-    node.replaceChildren(OEE.el("div", { class: "stops-empty", text: "No orders planned or run on these days: plan one below." }));
+    node.replaceChildren(OEE.el("div", { class: "stops-empty", text: gettext("No orders planned or run on these days: plan one below.") }));
     return;
   }
   var label = function (o) { return o.number; };
   var span = function (start, end) { return Date.parse(end) - Date.parse(start); };
   var hover = function (o) {
-    return o.number + " · " + o.product + " × " + o.quantity + (o.machine ? " on " + o.machine : "") + " (" + o.status + ")";
+    return o.number + " · " + o.product + " × " + o.quantity +
+      (o.machine ? " " + interpolate(gettext("on %(machine)s"), { machine: o.machine }, true) : "") +
+      " (" + (STATUSES[o.status] || o.status) + ")";
   };
 
   var planned = {
@@ -31,7 +38,7 @@
     marker: { color: data.orders.map(function (o) { return o.status === "cancelled" ? COLOURS.cancelled : COLOURS.planned; }),
               line: { color: COLOURS.plannedEdge, width: 1.5 } },
     customdata: data.orders.map(function (o) { return [hover(o), o.planned_label]; }),
-    hovertemplate: "%{customdata[0]}<br>planned %{customdata[1]}<extra></extra>",
+    hovertemplate: "%{customdata[0]}<br>" + gettext("planned") + " %{customdata[1]}<extra></extra>",
   };
   var runs = [];
   data.orders.forEach(function (o) { o.runs.forEach(function (r) { runs.push({ order: o, start: r[0], end: r[1] }); }); });
@@ -44,7 +51,8 @@
     customdata: runs.map(function (r) {
       return [hover(r.order), OEE.clock(r.start, zone) + "–" + OEE.clock(r.end, zone), r.order.good];
     }),
-    hovertemplate: "%{customdata[0]}<br>ran %{customdata[1]}, %{customdata[2]} good<extra></extra>",
+    hovertemplate: "%{customdata[0]}<br>" + gettext("ran") + " %{customdata[1]}, " +
+      interpolate(gettext("%(count)s good"), { count: "%{customdata[2]}" }, true) + "<extra></extra>",
   };
   var withEta = data.orders.filter(function (o) { return o.eta; });
   var eta = {
@@ -52,7 +60,7 @@
     x: withEta.map(function (o) { return wall(o.eta, zone); }),
     marker: { symbol: "diamond", size: 14, color: COLOURS.eta, line: { color: "#0a0e13", width: 1 } },
     customdata: withEta.map(function (o) { return [o.number, OEE.clock(o.eta, zone, true)]; }),
-    hovertemplate: "%{customdata[0]}: ETA %{customdata[1]}<extra></extra>",
+    hovertemplate: "%{customdata[0]}: " + gettext("ETA") + " %{customdata[1]}<extra></extra>",
   };
   var now = wall(data.now, zone);
   var inside = Date.parse(data.start) <= Date.parse(data.now) && Date.parse(data.now) < Date.parse(data.end);
@@ -66,8 +74,8 @@
     shapes: inside ? [{ type: "line", xref: "x", yref: "paper", x0: now, x1: now, y0: 0, y1: 1,
                         line: { color: COLOURS.now, width: 2, dash: "dot" } }] : [],
     annotations: inside ? [{ x: now, xref: "x", y: 1, yref: "paper", yanchor: "bottom", showarrow: false,
-                             text: "now " + OEE.clock(data.now, zone), font: { color: COLOURS.now, size: 13 } }] : [],
-  }), { displayModeBar: false, responsive: true });
+                             text: gettext("now") + " " + OEE.clock(data.now, zone), font: { color: COLOURS.now, size: 13 } }] : [],
+  }), OEE.charts.config);
   // A click on an order's plan opens its reschedule form.
   node.on("plotly_click", function (event) {
     var point = event.points && event.points[0];

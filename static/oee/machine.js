@@ -12,7 +12,7 @@
   OEE.charts.timeline(document.getElementById("chart-timeline"), data.timeline, data.period, zone);
   OEE.charts.partsPerHour(document.getElementById("chart-parts"), data.parts_per_hour);
   OEE.charts.pareto(document.getElementById("chart-pareto"),
-    OEE.charts.downtimeItems(data.downtime, function (row) { return row.seconds / 60; }), "minutes");
+    OEE.charts.downtimeItems(data.downtime, function (row) { return row.seconds / 60; }), gettext("minutes"));
 
   OEE.LiveSocket("/ws/machines/" + encodeURIComponent(root.dataset.machine) + "/", {
     onSnapshot: function (machines) { machines.forEach(OEE.swapAll); },

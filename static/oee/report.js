@@ -9,6 +9,6 @@
 
   OEE.charts.waterfall(document.getElementById("chart-waterfall"), data.waterfall);
   OEE.charts.pareto(document.getElementById("chart-pareto"),
-    OEE.charts.downtimeItems(data.downtime, function (row) { return row.hours; }), "hours");
+    OEE.charts.downtimeItems(data.downtime, function (row) { return row.hours; }), gettext("hours"));
   OEE.charts.trend(document.getElementById("chart-trend"), data.trend, data.target, line);
 })();
