@@ -190,10 +190,12 @@
     document.body.classList.add("disconnected");
     var tiles = document.querySelectorAll("[data-tile]");
     for (var i = 0; i < tiles.length; i++) {
-      var note = tiles[i].querySelector(":scope > .last-update");
+      var note = tiles[i].querySelector(".last-update");
       if (!note) {
-        note = OEE.el("div", { class: "last-update", role: "status" });
-        tiles[i].prepend(note);
+        // In place of the state's ticking timer (hidden meanwhile), else at the top of the tile.
+        note = OEE.el("span", { class: "last-update", role: "status" });
+        var since = tiles[i].querySelector('[data-field="since"]');
+        if (since) since.after(note); else tiles[i].prepend(note);
       }
       note.textContent = text;
     }
