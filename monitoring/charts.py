@@ -65,6 +65,8 @@ class Stop:
     unplanned: bool
     needs_reason: bool
     """Unplanned and nobody has said why: the operator is asked for a reason."""
+    worth: str = ""
+    """What its time is worth (`oee.Stretch.kind`): a short stop, an unplanned stop, outside production…"""
 
     @property
     def duration_s(self) -> float:
@@ -82,7 +84,7 @@ def stops(period: MachinePeriod, asked_end: datetime | None = None) -> list[Stop
             continue
         rows.append(Stop(
             instant(span.start), instant(span.end), span.still_going, span.state, span.reason, span.reason_name,
-            span.fault_code, stretch.unplanned, stretch.needs_reason,
+            span.fault_code, stretch.unplanned, stretch.needs_reason, stretch.kind,
         ))
     return rows
 

@@ -78,3 +78,15 @@ def test_the_words_follow_the_kind():
     assert wording.stop_kind("stopped", None, "unplanned_stop", in_shift=False) == wording.OUTSIDE
     assert wording.stop_kind("stopped", None, "unplanned_stop") == wording.NEEDS_REASON
     assert wording.stop_words(wording.NEEDS_REASON, fault_code=7) == "Fault 7 — needs a reason"
+
+
+def test_the_machine_pages_stop_list_says_the_same_words(client, plant):
+    plant.b1.micro_stop_threshold = 300
+    plant.b1.save()
+    b1_now(stopped_minutes=2)
+    client.force_login(plant.manager)
+
+    page = client.get("/machines/B1/").content.decode()
+    stop_list = page[page.index('id="stop-list"'):]
+    assert "Short stop — no reason needed" in stop_list
+    assert "Stop needing a reason" not in stop_list

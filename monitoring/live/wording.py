@@ -57,3 +57,10 @@ def reason_text(message: dict) -> str:
     if message.get("state") == oee.NO_DATA:
         return message.get("device_error") or ""
     return ""
+
+
+def stop_text(stop) -> str:
+    """The words for a stop of a machine's stop list (`charts.Stop`): its reason, or what it asks of the operator."""
+    if stop.state == oee.NO_DATA:
+        return gettext("No data")
+    return stop_words(stop_kind(stop.state, stop.reason, stop.worth), stop.reason_name, stop.fault_code)
