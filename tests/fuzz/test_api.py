@@ -86,6 +86,9 @@ ENDPOINTS = {
     "api-work-order-move": Endpoint("/api/v1/work-orders/{number}/{move}/", ("post",)),
     "overview": Endpoint("/", ("get",), caller="admin"),
     "line-screen": Endpoint("/lines/{code}/", ("get",), caller="admin"),
+    # A line display's link: its token in place of a code (no log-in).
+    "line-display": Endpoint("/display/{code}/", ("get",)),
+    "line-display-catalog": Endpoint("/display/{code}/jsi18n/", ("get",)),
     "machine-detail": Endpoint("/machines/{code}/", ("get",), ("start", "end", "range"), caller="admin"),
     "shift-report": Endpoint("/reports/shift/", ("get",), ("line", "start", "end"), caller="admin"),
     "shift-report-csv": Endpoint("/reports/shift.csv", ("get",), ("line", "start", "end"), caller="admin"),
