@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from monitoring import charts, kpi, live, notes
 from monitoring.models import Event
@@ -193,6 +193,17 @@ def event_log(machine: Machine, start: datetime, end: datetime, zone: ZoneInfo) 
     ]
 
 
+# The states an event names, in the reader's language (the event keeps the code).
+STATE_WORDS = {
+    "running": pgettext_lazy("machine state", "running"), "stopped": pgettext_lazy("machine state", "stopped"),
+    "no-data": pgettext_lazy("machine state", "no data"), "start": pgettext_lazy("machine state", "start"),
+}
+
+
+def _state_word(state: str | None) -> str:
+    return str(STATE_WORDS.get(state, state))
+
+
 def _local_clock(text: str | None, zone: ZoneInfo) -> str:
     try:
         moment = parse_datetime(text) if text else None
@@ -208,7 +219,7 @@ def _describe(kind: str, detail: dict, zone: ZoneInfo, names: dict[str, str]) ->
     detail = {key: names.get(value, value) if key in ("reason", "previous") and isinstance(value, str) else value
               for key, value in detail.items()}
     if kind == "state_change":
-        text = f"{detail.get('from') or 'start'} → {detail.get('to')}"
+        text = f"{_state_word(detail.get('from') or 'start')} → {_state_word(detail.get('to'))}"
         if detail.get("fault_code"):
             text += gettext(", fault %(code)s") % {"code": detail["fault_code"]}
         if detail.get("reason"):

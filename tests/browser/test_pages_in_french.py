@@ -45,6 +45,12 @@ def test_a_browser_in_french_gets_the_overview_machine_page_and_shift_report_in_
     expect(page.locator('.kpi-card [data-field="availability"]')).to_have_text(re.compile(r"^\d+,\d%?$"))
     expect(page.locator("#chart-timeline .legend")).to_contain_text("En marche")
     expect(page.locator(".event-log").first).to_contain_text("Motif")
+    page.screenshot(path=screenshots / "machine-detail-fr.png", full_page=True)
+
+    page.goto(base + "/planning/L1/")
+    expect(page.locator("h1")).to_have_text("Tableau de planification")
+    expect(page.locator('.board-table [data-order="WO-4711"] [data-field="status"]')).to_have_text("en cours")
+    page.screenshot(path=screenshots / "planning-board-fr.png", full_page=True)
 
     page.goto(base + "/reports/shift/?line=L1")
     expect(page.locator("h1")).to_have_text("Rapport d'équipe")
