@@ -10,15 +10,17 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from planning.models import DowntimeReason, Line, LossCategory, Machine
 
 
 class AlertKind(models.TextChoices):
-    LONG_STOP = "long_stop", "Stop longer than N minutes"
-    NO_DATA = "no_data", "No data for N minutes"
-    SCRAP_RATE = "scrap_rate", "Scrap above N % over the last hour"
-    LOW_OEE = "low_oee", "Shift OEE below the warning level at mid-shift"
+    LONG_STOP = "long_stop", _("Stop longer than N minutes")
+    NO_DATA = "no_data", _("No data for N minutes")
+    # xgettext:no-python-format
+    SCRAP_RATE = "scrap_rate", _("Scrap above N % over the last hour")
+    LOW_OEE = "low_oee", _("Shift OEE below the warning level at mid-shift")
 
 
 # What N means for each kind; the low-OEE rule takes the machine's (or line's) warning level instead.
@@ -44,30 +46,30 @@ def validate_email_list(text: str) -> None:
 class AlertRule(models.Model):
     """When to open an alert on a machine (or on each machine of a line), and whom to tell."""
 
-    name = models.CharField(max_length=120, help_text="What the alert says it is, e.g. 'Filler stopped too long'.")
+    name = models.CharField(max_length=120, help_text=_("What the alert says it is, e.g. 'Filler stopped too long'."))
     kind = models.CharField(max_length=16, choices=AlertKind.choices)
     line = models.ForeignKey(Line, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules",
-                             help_text="Every machine of this line (the line's OEE for the OEE rule) …")
+                             help_text=_("Every machine of this line (the line's OEE for the OEE rule) …"))
     machine = models.ForeignKey(Machine, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules",
-                                help_text="… or this one machine. Give one of the two.")
+                                help_text=_("… or this one machine. Give one of the two."))
     threshold = models.FloatField(
         null=True, blank=True,
-        help_text="N: minutes for a stop or for no data, percent for scrap. Empty for the OEE rule, which uses "
-        "the machine's warning level (the constraint machine's for a line).",
+        help_text=_("N: minutes for a stop or for no data, percent for scrap. Empty for the OEE rule, which uses "
+        "the machine's warning level (the constraint machine's for a line)."),
     )
     reason_group = models.ForeignKey(
         DowntimeReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        help_text="Stop rule only: stops with this reason or a reason of this group. Empty: any stop whose reason "
-        "is not planned.",
+        help_text=_("Stop rule only: stops with this reason or a reason of this group. Empty: any stop whose reason "
+        "is not planned."),
     )
     loss_category = models.CharField(
         max_length=24, choices=LossCategory.choices, blank=True,
-        help_text="Stop rule only: stops whose reason has this loss category.",
+        help_text=_("Stop rule only: stops whose reason has this loss category."),
     )
     emails = models.TextField(blank=True, validators=[validate_email_list],
-                              help_text="E-mail addresses told when an alert opens, separated by commas or lines.")
+                              help_text=_("E-mail addresses told when an alert opens, separated by commas or lines."))
     users = models.ManyToManyField("auth.User", blank=True, related_name="+",
-                                   help_text="Users told by e-mail when an alert opens.")
+                                   help_text=_("Users told by e-mail when an alert opens."))
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -113,9 +115,9 @@ class AlertEscalation(models.Model):
     """A step of a rule's escalation: an alert nobody acknowledged this long after it opened goes to more people."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="escalations")
-    after_minutes = models.FloatField(help_text="M: minutes after the alert opened, unacknowledged.")
+    after_minutes = models.FloatField(help_text=_("M: minutes after the alert opened, unacknowledged."))
     emails = models.TextField(blank=True, validators=[validate_email_list],
-                              help_text="E-mail addresses of this step, separated by commas or lines.")
+                              help_text=_("E-mail addresses of this step, separated by commas or lines."))
     users = models.ManyToManyField("auth.User", blank=True, related_name="+")
 
     class Meta:
@@ -148,21 +150,21 @@ class Alert(models.Model):
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="alerts")
     machine = models.ForeignKey(Machine, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
-    subject = models.CharField(max_length=60, help_text="The machine's code, or 'line:<code>'.")
+    subject = models.CharField(max_length=60, help_text=_("The machine's code, or 'line:<code>'."))
     key = models.CharField(max_length=200, unique=True,
-                           help_text="What makes it this alert and no other: the rule, subject and episode.")
+                           help_text=_("What makes it this alert and no other: the rule, subject and episode."))
     title = models.CharField(max_length=300)
     detail = models.JSONField(default=dict, blank=True)
-    since = models.DateTimeField(help_text="When the condition began: the stop's start, where the data stopped …")
-    opened_at = models.DateTimeField(help_text="When the condition was found to hold.")
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="When its recipients were told (claimed once).")
+    since = models.DateTimeField(help_text=_("When the condition began: the stop's start, where the data stopped …"))
+    opened_at = models.DateTimeField(help_text=_("When the condition was found to hold."))
+    sent_at = models.DateTimeField(null=True, blank=True, help_text=_("When its recipients were told (claimed once)."))
     send_error = models.TextField(blank=True)
-    escalation_level = models.PositiveSmallIntegerField(default=0, help_text="Escalation steps taken.")
+    escalation_level = models.PositiveSmallIntegerField(default=0, help_text=_("Escalation steps taken."))
     escalated_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
-    ended_at = models.DateTimeField(null=True, blank=True, help_text="When its condition ended.")
+    ended_at = models.DateTimeField(null=True, blank=True, help_text=_("When its condition ended."))
 
     objects = AlertQuerySet.as_manager()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from planning.lib.calendar import WEEKDAYS, BreakSpec, ShiftSpec, break_outside_shift, overlapping_shifts
 
@@ -26,10 +27,10 @@ class Shift(models.Model):
     """One shift of the weekly template: starts on `weekday` at `start` local time."""
 
     pattern = models.ForeignKey(ShiftPattern, on_delete=models.CASCADE, related_name="shifts")
-    name = models.CharField(max_length=40, help_text="e.g. Early, Late, Night")
+    name = models.CharField(max_length=40, help_text=_("e.g. Early, Late, Night"))
     weekday = models.PositiveSmallIntegerField(choices=list(enumerate(WEEKDAYS)))
-    start = models.TimeField(help_text="Local time at the site.")
-    end = models.TimeField(help_text="Local time; at or before the start means the shift ends the next day.")
+    start = models.TimeField(help_text=_("Local time at the site."))
+    end = models.TimeField(help_text=_("Local time; at or before the start means the shift ends the next day."))
 
     class Meta:
         ordering = ["pattern", "weekday", "start"]

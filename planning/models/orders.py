@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from planning.lib.orders import RunWindow, order_at, run_windows
 from planning.models.plant import Machine, code_validator
@@ -33,7 +34,7 @@ class ProductCycleTime(models.Model):
     ideal_cycle_time = models.FloatField(
         validators=[MinValueValidator(0.001, "The ideal cycle time must be positive."),
                     MaxValueValidator(86_400, "An ideal cycle time of more than a day is not a cycle time.")],
-        help_text="Seconds per part at ideal speed for this product on this machine.",
+        help_text=_("Seconds per part at ideal speed for this product on this machine."),
     )
 
     class Meta:
@@ -118,7 +119,7 @@ class WorkOrder(models.Model):
     line = models.ForeignKey("planning.Line", on_delete=models.PROTECT, related_name="work_orders")
     machine = models.ForeignKey(
         "planning.Machine", null=True, blank=True, on_delete=models.PROTECT, related_name="work_orders",
-        help_text="Leave empty to run the order on the whole line.",
+        help_text=_("Leave empty to run the order on the whole line."),
     )
     planned_start = models.DateTimeField()
     planned_end = models.DateTimeField()
@@ -243,7 +244,7 @@ class WorkOrderMove(models.Model):
     from_status = models.CharField(max_length=10, choices=WorkOrderStatus.choices)
     to_status = models.CharField(max_length=10, choices=WorkOrderStatus.choices)
     at = models.DateTimeField()
-    by = models.CharField(max_length=160, help_text='Who asked: "user:<name>" or "client:<name>".')
+    by = models.CharField(max_length=160, help_text=_('Who asked: "user:<name>" or "client:<name>".'))
 
     class Meta:
         ordering = ["order", "at", "pk"]

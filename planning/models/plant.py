@@ -50,7 +50,7 @@ class Site(models.Model):
     name = models.CharField(max_length=120)
     time_zone = models.CharField(
         max_length=64, default="UTC", validators=[validate_time_zone],
-        help_text="IANA time zone in which this site's shifts are defined, e.g. Europe/Berlin.",
+        help_text=_("IANA time zone in which this site's shifts are defined, e.g. Europe/Berlin."),
     )
 
     class Meta:
@@ -88,11 +88,11 @@ class Line(models.Model):
     name = models.CharField(max_length=120)
     constraint_machine = models.ForeignKey(
         "Machine", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="The bottleneck machine: the line's OEE is this machine's OEE.",
+        help_text=_("The bottleneck machine: the line's OEE is this machine's OEE."),
     )
     operators = models.ManyToManyField(
         "auth.User", blank=True, related_name="operated_lines",
-        help_text="Operators who may give reasons and enter scrap on this line.",
+        help_text=_("Operators who may give reasons and enter scrap on this line."),
     )
 
     objects = LineQuerySet.as_manager()
@@ -151,50 +151,50 @@ class Machine(models.Model):
     line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="machines")
     code = models.CharField(max_length=40, unique=True, validators=[code_validator])
     name = models.CharField(max_length=120)
-    position = models.PositiveSmallIntegerField(default=0, help_text="Order of the machine along its line.")
+    position = models.PositiveSmallIntegerField(default=0, help_text=_("Order of the machine along its line."))
     enabled = models.BooleanField(default=True)
     default_ideal_cycle_time = models.FloatField(
         validators=[MinValueValidator(0.001), MaxValueValidator(86_400)],
-        help_text="Seconds per part at ideal speed, used when the running work order's product has none.",
+        help_text=_("Seconds per part at ideal speed, used when the running work order's product has none."),
     )
     micro_stop_threshold = models.FloatField(
         default=120.0, validators=[MinValueValidator(0)],
-        help_text="Seconds: shorter stops are small stops (performance loss), longer ones unplanned stops.",
+        help_text=_("Seconds: shorter stops are small stops (performance loss), longer ones unplanned stops."),
     )
     counter_bits = models.PositiveSmallIntegerField(
         default=16, choices=[(16, "16 bit"), (32, "32 bit"), (64, "64 bit")],
-        help_text="Width of the machine's part counters, for rollover detection.",
+        help_text=_("Width of the machine's part counters, for rollover detection."),
     )
     quality_counter = models.CharField(max_length=16, choices=QualityCounter.choices, default=QualityCounter.REJECT)
     expected_interval = models.FloatField(
         default=60.0, validators=[MinValueValidator(0.1)],
-        help_text="Seconds: longest a healthy data source goes without an observation. A gap of more "
-        "than three of these is no-data.",
+        help_text=_("Seconds: longest a healthy data source goes without an observation. A gap of more "
+        "than three of these is no-data."),
     )
     startup_window = models.FloatField(
         default=600.0, validators=[MinValueValidator(0)],
-        help_text="Seconds after a shift start or a setup during which rejects are startup rejects.",
+        help_text=_("Seconds after a shift start or a setup during which rejects are startup rejects."),
     )
     long_stop_after = models.FloatField(
         null=True, blank=True, default=1800.0, validators=[MinValueValidator(1)],
-        help_text="Seconds: a stop this long sends a stop.long event to the IT systems; empty for never.",
+        help_text=_("Seconds: a stop this long sends a stop.long event to the IT systems; empty for never."),
     )
     target_oee = models.FloatField(
         default=DEFAULT_TARGET_OEE, validators=[MinValueValidator(0), MaxValueValidator(1)],
-        help_text="OEE at or above this shows green (0.85 = 85 %).",
+        help_text=_("OEE at or above this shows green (0.85 = 85 %)."),
     )
     warning_oee = models.FloatField(
         default=DEFAULT_WARNING_OEE, validators=[MinValueValidator(0), MaxValueValidator(1)],
-        help_text="OEE below this shows red; between warning and target, yellow.",
+        help_text=_("OEE below this shows red; between warning and target, yellow."),
     )
 
     in_service = models.DateTimeField(
         null=True, blank=True,
-        help_text="When the machine went into service: time before it is not scheduled for it. Empty: from "
-        "its first observation.",
+        help_text=_("When the machine went into service: time before it is not scheduled for it. Empty: from "
+        "its first observation."),
     )
     first_observation = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The earliest observation stored (kept by the pipeline).",
+        null=True, blank=True, editable=False, help_text=_("The earliest observation stored (kept by the pipeline)."),
     )
 
     objects = MachineQuerySet.as_manager()
@@ -234,13 +234,13 @@ class DowntimeReason(models.Model):
     name = models.CharField(max_length=120)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
-        help_text="The group this reason belongs to; leave empty for a group.",
+        help_text=_("The group this reason belongs to; leave empty for a group."),
     )
     loss_category = models.CharField(
         max_length=24, choices=LossCategory.choices, default=LossCategory.EQUIPMENT_FAILURE
     )
     planned = models.BooleanField(
-        default=False, help_text="A planned stop is excluded from planned production time.",
+        default=False, help_text=_("A planned stop is excluded from planned production time."),
     )
 
     objects = DowntimeReasonQuerySet.as_manager()
