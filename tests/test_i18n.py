@@ -147,3 +147,16 @@ def test_figures_are_written_in_the_pages_language(language, percent, thousands,
         assert oee_format.percent(0.72349) == percent
         assert oee_format.thousands(12345) == thousands
         assert oee_format.hours(5400) == hours
+
+
+@pytest.mark.parametrize(("path", "french", "german"), [
+    ("/reports/trend/", "<h1>Tendance</h1>", "<h1>Trend</h1>"),
+    ("/reports/trend/compare/", "<h1>Avant et après</h1>", "<h1>Vorher und nachher</h1>"),
+    ("/planning/A/", "<h1>Tableau de planification</h1>", "<h1>Planungstafel</h1>"),
+    ("/accounts/login/", "<h1>OEE Live</h1>", "<h1>OEE Live</h1>"),
+])
+def test_the_other_pages_speak_french_and_german(client, plant, path, french, german):
+    client.force_login(plant.manager)
+    fr, de = unescape(page(client, path, "fr")), unescape(page(client, path, "de"))
+    assert french in fr and german in de
+    assert "Log out" not in fr and "Log out" not in de
