@@ -92,3 +92,17 @@ async def test_the_displays_socket_works_with_its_token_and_no_session(plant, in
     assert await close_code(communicator) == 4404
     communicator, _ = await open_socket("/ws/displays/guessed-token/")
     assert await close_code(communicator) == 4404
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_displays_socket_is_closed_once_its_link_is_revoked(plant, in_memory_layer, monkeypatch):  # noqa: F811
+    from monitoring.live import consumers
+
+    monkeypatch.setattr(consumers, "DISPLAY_RECHECK_S", 0.2)
+    display, token = await database_sync_to_async(make_display)(plant.line_b)
+    communicator, _ = await open_socket(f"/ws/displays/{token}/")
+    assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
+    assert await communicator.receive_nothing(timeout=0.6)  # still open while the link works
+
+    await database_sync_to_async(display.revoke)()
+    assert await close_code(communicator) == 4404

@@ -33,6 +33,8 @@ NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
 TRY_AGAIN_LATER = 4503  # 1013 would say it, but autobahn (daphne) sends only 1000 and 3000-4999
+DISPLAY_RECHECK_S = 30.0
+"""How often a line display's open socket checks that its link still works: a revoked one is closed (4404)."""
 # What a screen sends is {"type": "ping"}; anything much longer is not meant for us.
 MAX_CLIENT_MESSAGE = 4096
 
@@ -204,6 +206,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         try:
             if self.kind == "display":  # a TV: its token is its permission, no user session
                 self.watch = await database_sync_to_async(display_watch)(kwargs.get("token", ""), language)
+                self.recheck = asyncio.create_task(self._recheck_display(kwargs.get("token", "")))
             else:
                 user = self.scope.get("user")
                 if user is None or not user.is_authenticated:
@@ -239,8 +242,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "hub", None) is not None:
             self.hub.leave(self)
+        if getattr(self, "recheck", None) is not None:
+            self.recheck.cancel()
         for task in getattr(self, "flushers", {}).values():
             task.cancel()
+
+    async def _recheck_display(self, token: str) -> None:
+        """Close a line display's socket once its link is revoked (or given anew): the screen then says so."""
+        while True:
+            await asyncio.sleep(DISPLAY_RECHECK_S)
+            if await database_sync_to_async(LineDisplay.objects.by_token)(token) is None:
+                await self.close(code=NOT_FOUND)
+                return
 
     async def redis_lost(self) -> None:
         """Redis went away: this screen gets no updates; close it with "try again later" (the page reconnects)."""
