@@ -51,9 +51,12 @@ except (ZoneInfoNotFoundError, ValueError):
 USE_TZ = True
 USE_I18N = True
 # The operator's language: the user's saved choice (monitoring.language), else the language
-# switcher's cookie, else the browser's Accept-Language, else English.
-LANGUAGE_CODE = "en"
+# switcher's cookie, else the browser's Accept-Language, else the plant's LANGUAGE_CODE, which is
+# also the language of what no one asked for in person (alert titles and e-mails).
 LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch")]
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"LANGUAGE_CODE={LANGUAGE_CODE!r} is not one of {', '.join(dict(LANGUAGES))}")
 # Catalogs are .po files in git; their .mo files are compiled by `make` (oee_site.catalogs).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # The plant's formats: a 24-hour clock in every language (Django's English one says "6:26 a.m.").

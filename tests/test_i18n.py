@@ -160,3 +160,10 @@ def test_the_other_pages_speak_french_and_german(client, plant, path, french, ge
     fr, de = unescape(page(client, path, "fr")), unescape(page(client, path, "de"))
     assert french in fr and german in de
     assert "Log out" not in fr and "Log out" not in de
+
+
+def test_the_plants_language_is_the_fallback_for_a_browser_asking_for_none_the_site_speaks(client, plant, settings):
+    settings.LANGUAGE_CODE = "de"
+    client.force_login(plant.manager)
+    assert "Abmelden" in page(client, "/", "ja")
+    assert "Se déconnecter" in page(client, "/", "fr")

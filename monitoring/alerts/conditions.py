@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from django.utils.translation import gettext
+
 from monitoring import charts, kpi, stops
 from monitoring.lib import oee
 from monitoring.models import AlertKind, AlertRule, MachineStatus
@@ -109,10 +111,11 @@ def _long_stop(rule: AlertRule, watch: Watch, machine: Machine) -> Finding | Non
     lasted = watch.now - began
     if lasted < timedelta(minutes=rule.threshold):
         return None
-    why = span.reason_name or "no reason given yet"
+    why = span.reason_name or gettext("no reason given yet")
     return Finding(
         machine.line, machine, iso(began), began,
-        f"{machine.code} {machine.name} stopped for over {rule.threshold:g} min ({why})",
+        gettext("%(machine)s stopped for over %(minutes)s min (%(why)s)") % {
+            "machine": f"{machine.code} {machine.name}", "minutes": f"{rule.threshold:g}", "why": why},
         {"reason": span.reason, "reason_name": span.reason_name, "fault_code": span.fault_code,
          "minutes": round(lasted.total_seconds() / 60, 1)},
     )
@@ -130,7 +133,8 @@ def _no_data(rule: AlertRule, watch: Watch, machine: Machine) -> Finding | None:
         return None
     return Finding(
         machine.line, machine, iso(began), began,
-        f"{machine.code} {machine.name}: no data for over {rule.threshold:g} min",
+        gettext("%(machine)s: no data for over %(minutes)s min") % {
+            "machine": f"{machine.code} {machine.name}", "minutes": f"{rule.threshold:g}"},
         {"minutes": round(lasted.total_seconds() / 60, 1)},
     )
 
@@ -144,7 +148,8 @@ def _scrap_rate(rule: AlertRule, watch: Watch, machine: Machine) -> Finding | No
         return None
     return Finding(
         machine.line, machine, "", watch.now,
-        f"{machine.code} {machine.name}: scrap {rate * 100:.1f} % over the last hour (limit {rule.threshold:g} %)",
+        gettext("%(machine)s: scrap %(rate)s %% over the last hour (limit %(limit)s %%)") % {
+            "machine": f"{machine.code} {machine.name}", "rate": f"{rate * 100:.1f}", "limit": f"{rule.threshold:g}"},
         {"reject_count": production.reject, "total_count": production.total, "scrap_percent": round(rate * 100, 2)},
     )
 
@@ -158,13 +163,14 @@ def _low_oee(rule: AlertRule, watch: Watch, line: Line, machine: Machine | None)
         warning, name = machine.warning_oee, f"{machine.code} {machine.name}"
     else:
         result = kpi.line_result(line, shift.start, watch.now, watch.now)
-        warning, name = line.thresholds["warning_oee"], f"Line {line.code} {line.name}"
+        warning, name = line.thresholds["warning_oee"], gettext("Line %(line)s") % {"line": f"{line.code} {line.name}"}
     figure = result.figures.oee
     if figure is None or figure >= warning:
         return None
     return Finding(
         line, machine, iso(shift.start), shift.start,
-        f"{name}: OEE {_percent(figure)} in the {shift.name} shift, below the warning level {_percent(warning)}",
+        gettext("%(subject)s: OEE %(oee)s in the %(shift)s shift, below the warning level %(warning)s") % {
+            "subject": name, "oee": _percent(figure), "shift": shift.name, "warning": _percent(warning)},
         {"oee": figure, "warning_oee": warning, "shift": shift.name, "shift_start": iso(shift.start),
          "shift_end": iso(shift.end)},
     )

@@ -7,6 +7,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from monitoring.models import Alert, AlertEscalation, AlertRule
 from planning.lib.instants import iso
@@ -45,5 +46,5 @@ def mail(alert: Alert, to: list[str], step: AlertEscalation | None = None) -> No
         if settings.ALERTS_BASE_URL else ""
     with timezone.override(alert.line.area.site.zone):
         body = render_to_string("monitoring/email/alert.txt", {"alert": alert, "step": step, "link": link})
-    subject = f"{'Escalated: ' if step else ''}{alert.title}"
+    subject = gettext("Escalated: %(title)s") % {"title": alert.title} if step else alert.title
     EmailMessage(f"[OEE Live] {subject}"[:250], body, settings.DEFAULT_FROM_EMAIL, to).send()
