@@ -11,6 +11,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from planning.models import Line, Site
 from planning.permissions import can_view_line, role_of
@@ -40,6 +41,12 @@ class UnknownCode(Http404):
     """No line, machine or order has the code in the URL; the message says which was looked for."""
 
 
+NOT_FOUND = {
+    "line": gettext_lazy("There is no line with the code “%(code)s”."),
+    "machine": gettext_lazy("There is no machine with the code “%(code)s”."),
+}
+
+
 def by_code(queryset: QuerySet, code: str, noun: str) -> Model:
     """The object of `queryset` with this code, typed in any case (l1 finds L1); UnknownCode when none has it.
 
@@ -49,7 +56,7 @@ def by_code(queryset: QuerySet, code: str, noun: str) -> Model:
     exact = [item for item in found if item.code == code]
     if exact or len(found) == 1:
         return (exact or found)[0]
-    raise UnknownCode(f"There is no {noun} with the code “{code}”.")
+    raise UnknownCode(NOT_FOUND[noun] % {"code": code})
 
 
 def canonical_redirect(request: HttpRequest, **codes: str) -> HttpResponseRedirect | None:
@@ -58,7 +65,9 @@ def canonical_redirect(request: HttpRequest, **codes: str) -> HttpResponseRedire
     Only a GET or HEAD is sent on: a redirected form would lose what it posted.
     """
     match = request.resolver_match
-    if request.method not in ("GET", "HEAD") or match is None or all(match.kwargs.get(k) == v for k, v in codes.items()):
+    if request.method not in ("GET", "HEAD") or match is None:
+        return None
+    if all(match.kwargs.get(name) == code for name, code in codes.items()):
         return None
     url = reverse(match.view_name, kwargs={**match.kwargs, **codes})
     query = request.META.get("QUERY_STRING", "")

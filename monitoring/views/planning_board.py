@@ -197,7 +197,8 @@ def _board_order(line: Line, number: str) -> WorkOrder:
     order = WorkOrder.objects.select_related("product", "line__area__site", "machine").filter(
         line=line, number=number).first()
     if order is None:
-        raise UnknownCode(f"Line {line.code} has no work order “{number}”.")
+        raise UnknownCode(gettext("Line %(line)s has no work order “%(number)s”.")
+                          % {"line": line.code, "number": number})
     return order
 
 

@@ -97,8 +97,11 @@ def validate_pattern(shifts: list[ShiftSpec]) -> None:
         for brk in shift.breaks:
             if break_outside_shift(shift, brk):
                 # A break is mostly just called "Break"; "Break Break 10:00–10:30" read as a typo.
-                named = f" “{brk.name}”" if brk.name and brk.name.strip().lower() != "break" else ""
-                raise ValidationError(
-                    f"The break{named} {brk.start:%H:%M}–{brk.end:%H:%M} must lie within its shift, "
-                    f"{shift.label}: change the break's times or the shift's."
-                )
+                if brk.name and brk.name.strip().lower() != "break":
+                    message = _("The break “%(name)s” %(start)s–%(end)s must lie within its shift, %(shift)s: "
+                                "change the break's times or the shift's.")
+                else:
+                    message = _("The break %(start)s–%(end)s must lie within its shift, %(shift)s: "
+                                "change the break's times or the shift's.")
+                raise ValidationError(message % {"name": brk.name, "start": f"{brk.start:%H:%M}",
+                                                 "end": f"{brk.end:%H:%M}", "shift": shift.label})

@@ -28,7 +28,7 @@ STICKING_OUT = """() => [...document.querySelectorAll("body *")].filter(el => {
     }
   }
   return true;
-}).map(el => el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ? "." + el.className : ""))"""
+}).map(el => el.tagName.toLowerCase() + (typeof el.className === "string" && el.className ? "." + el.className : ""))"""
 
 
 @pytest.mark.parametrize(("path", "content", "charts"), PAGES)
