@@ -50,6 +50,9 @@ def test_the_figures_of_a_chosen_period_equal_the_apis(client, plant):
         assert int(one(html, data_field=name).attrs["data-value"]) == api[name]
     for name in ("run_s", "planned_production_s"):
         assert float(one(html, data_field=name).attrs["data-value"]) == pytest.approx(api[name])
+        # Read as hours and minutes, not as "0.02 h".
+        minutes = round(api[name] / 60)
+        assert one(html, data_field=name).text == f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def test_the_downtime_pareto_adds_up_to_the_unplanned_stop_time(client, plant):
