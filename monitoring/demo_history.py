@@ -198,7 +198,10 @@ class _History:
             elif kind == "start":
                 line, order = subject
                 self._put_order(line, order, released_at=order.start - timedelta(hours=2))
+                before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
                 move_order(self._order(order), "start", by, at=at)
+                # The changeovers the start opened were given their reason then, not when this command ran.
+                Event.objects.filter(pk__gt=before, kind=EventKind.REASON_GIVEN).update(ts=at)
             else:
                 move_order(self._order(subject[1]), "complete", by, at=at)
         self.record_until(self.now)

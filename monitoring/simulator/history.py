@@ -47,7 +47,7 @@ OPERATOR_STOP_MINUTES = (4.0, 25.0)
 UNEXPLAINED_WINDOW = 3 * 3600.0
 # The live simulator's profile, with its many small stops and faults drawn fewer and longer: the
 # same losses in fewer state changes, so fourteen days go in within a minute.
-PROFILE = Profile(micro_stop_every=600.0, micro_stop_seconds=(20.0, 100.0), fault_every=2700.0,
+PROFILE = Profile(speed=(0.85, 0.97), micro_stop_every=900.0, micro_stop_seconds=(30.0, 100.0), fault_every=4500.0,
                   changeover_every=math.inf)
 # Faults grow rarer over the days (the maintenance team at work): the trend has a story.
 FAULTS_FEWER_BY = 0.35

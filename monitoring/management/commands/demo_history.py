@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.demo_history import backfill, has_history
@@ -28,7 +32,8 @@ class Command(BaseCommand):
             self.stdout.write("The database holds observations already: no demo history drawn.")
             return
         began = time.monotonic()
-        done = backfill(days, seed, say=self.stdout.write)
+        with _cache_optional(self.stdout.write):
+            done = backfill(days, seed, say=self.stdout.write)
         if done.observations == 0:
             self.stdout.write("No machine served by the plant simulator (load demo/plant.yaml first): "
                               "no demo history drawn.")
@@ -37,3 +42,22 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Demo history of {days:g} days in {time.monotonic() - began:.1f} s: {done.observations:,} observations, "
             f"{orders} work orders, {done.reasons_given} reasons given, {done.scrap_entries} scrap entries."))
+
+
+@contextmanager
+def _cache_optional(say: Callable[[str], None]) -> Iterator[None]:
+    """`make run` draws the past before it starts Redis: the shift patterns are then read from the
+    database, said once here rather than warned of at every read."""
+    try:
+        cache.get("demo_history:probe")
+    except Exception:  # noqa: BLE001 - any failure of the cache means the same here
+        say("The cache (Redis) is not running yet: shift patterns are read from the database.")
+        schedule = logging.getLogger("planning.schedule")
+        level = schedule.level
+        schedule.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            schedule.setLevel(level)
+        return
+    yield
