@@ -12,6 +12,10 @@ from tests.browser.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
+SAVED = ("from monitoring.models import UserPreferences; "
+         "print(UserPreferences.objects.get(user__username='manager').language)")
+FORGET = "from monitoring.models import UserPreferences; UserPreferences.objects.filter(user__username='manager').delete()"
+
 
 def test_a_browser_in_french_gets_the_overview_machine_page_and_shift_report_in_french(
     browser, plant_server, screenshots,
@@ -58,12 +62,15 @@ def test_a_browser_in_french_gets_the_overview_machine_page_and_shift_report_in_
     expect(page.locator('.machine-report[data-machine="L1-FILL"] tr.total')).to_contain_text("Total")
     page.screenshot(path=screenshots / "shift-report-fr.png", full_page=True)
 
-    # The switcher: German from now on, kept for this user.
-    page.locator('.language-switch button[value="de"]').click()
-    expect(page.locator("h1")).to_have_text("Schichtbericht")
-    expect(page.locator("html")).to_have_attribute("lang", "de")
-    page.goto(base + "/")
-    expect(page.locator("h1")).to_have_text("Werksübersicht")
-
+    # The switcher: German from now on, kept for this user (the other tests' manager reads English again).
+    try:
+        page.locator('.language-switch button[value="de"]').click()
+        expect(page.locator("h1")).to_have_text("Schichtbericht")
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        page.goto(base + "/")
+        expect(page.locator("h1")).to_have_text("Werksübersicht")
+        assert "de" in plant_server.manage("shell", "--verbosity", "0", "-c", SAVED)
+    finally:
+        plant_server.manage("shell", "--verbosity", "0", "-c", FORGET)
+        context.close()
     assert errors == []
-    context.close()
