@@ -269,7 +269,8 @@ class _Story:
             return None
         if self.length - t < (expected_hours + 4) * 3600 and self.plan.home_product:
             return self.plan.home_product
-        current = self.order.product if self.order else None
+        # The first order is of another product than the home one: the story always shows a changeover.
+        current = self.order.product if self.order else self.plan.home_product
         others = [p for p in products if p != current] or list(products)
         return self.rng.choice(others)
 
