@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -50,11 +51,14 @@ def history_of_b1() -> tuple[list, list]:
 
 
 def admin_form(order: WorkOrder, **changes) -> dict:
+    """The order's admin form as a browser posts it: times on the plant's wall clock (the admin's zone)."""
+    zone = ZoneInfo(order.line.area.site.time_zone)
+    planned_start, planned_end = order.planned_start.astimezone(zone), order.planned_end.astimezone(zone)
     data = {
         "number": order.number, "product": order.product_id, "quantity": order.quantity, "status": order.status,
         "line": order.line_id, "machine": order.machine_id or "",
-        "planned_start_0": f"{order.planned_start:%Y-%m-%d}", "planned_start_1": f"{order.planned_start:%H:%M:%S}",
-        "planned_end_0": f"{order.planned_end:%Y-%m-%d}", "planned_end_1": f"{order.planned_end:%H:%M:%S}",
+        "planned_start_0": f"{planned_start:%Y-%m-%d}", "planned_start_1": f"{planned_start:%H:%M:%S}",
+        "planned_end_0": f"{planned_end:%Y-%m-%d}", "planned_end_1": f"{planned_end:%H:%M:%S}",
         "actual_start_0": "", "actual_start_1": "", "actual_end_0": "", "actual_end_1": "",
     }
     for inline in ("pauses", "moves"):  # the read-only inlines of the order's page
@@ -62,6 +66,7 @@ def admin_form(order: WorkOrder, **changes) -> dict:
                  f"{inline}-MAX_NUM_FORMS": 1000}
     for name, value in changes.items():
         if name in ("actual_start", "actual_end"):
+            value = value.astimezone(zone)
             data[f"{name}_0"], data[f"{name}_1"] = f"{value:%Y-%m-%d}", f"{value:%H:%M:%S}"
         else:
             data[name] = value
