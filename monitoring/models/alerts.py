@@ -46,34 +46,40 @@ def validate_email_list(text: str) -> None:
 class AlertRule(models.Model):
     """When to open an alert on a machine (or on each machine of a line), and whom to tell."""
 
-    name = models.CharField(max_length=120, help_text=_("What the alert says it is, e.g. 'Filler stopped too long'."))
-    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    name = models.CharField(_("name"), max_length=120,
+                            help_text=_("What the alert says it is, e.g. 'Filler stopped too long'."))
+    kind = models.CharField(_("kind"), max_length=16, choices=AlertKind.choices)
     line = models.ForeignKey(Line, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules",
+                             verbose_name=_("line"),
                              help_text=_("Every machine of this line (the line's OEE for the OEE rule) …"))
-    machine = models.ForeignKey(Machine, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules",
+    machine = models.ForeignKey(Machine, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="alert_rules", verbose_name=_("machine"),
                                 help_text=_("… or this one machine. Give one of the two."))
     threshold = models.FloatField(
-        null=True, blank=True,
+        _("threshold"), null=True, blank=True,
         help_text=_("N: minutes for a stop or for no data, percent for scrap. Empty for the OEE rule, which uses "
         "the machine's warning level (the constraint machine's for a line)."),
     )
     reason_group = models.ForeignKey(
         DowntimeReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("reason group"),
         help_text=_("Stop rule only: stops with this reason or a reason of this group. Empty: any stop whose reason "
         "is not planned."),
     )
     loss_category = models.CharField(
-        max_length=24, choices=LossCategory.choices, blank=True,
+        _("loss category"), max_length=24, choices=LossCategory.choices, blank=True,
         help_text=_("Stop rule only: stops whose reason has this loss category."),
     )
-    emails = models.TextField(blank=True, validators=[validate_email_list],
+    emails = models.TextField(_("emails"), blank=True, validators=[validate_email_list],
                               help_text=_("E-mail addresses told when an alert opens, separated by commas or lines."))
-    users = models.ManyToManyField("auth.User", blank=True, related_name="+",
+    users = models.ManyToManyField("auth.User", blank=True, related_name="+", verbose_name=_("users"),
                                    help_text=_("Users told by e-mail when an alert opens."))
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
 
     def __str__(self) -> str:
         return self.name
@@ -114,14 +120,18 @@ class AlertRule(models.Model):
 class AlertEscalation(models.Model):
     """A step of a rule's escalation: an alert nobody acknowledged this long after it opened goes to more people."""
 
-    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="escalations")
-    after_minutes = models.FloatField(help_text=_("M: minutes after the alert opened, unacknowledged."))
-    emails = models.TextField(blank=True, validators=[validate_email_list],
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="escalations",
+                             verbose_name=_("rule"))
+    after_minutes = models.FloatField(_("after minutes"),
+                                      help_text=_("M: minutes after the alert opened, unacknowledged."))
+    emails = models.TextField(_("emails"), blank=True, validators=[validate_email_list],
                               help_text=_("E-mail addresses of this step, separated by commas or lines."))
-    users = models.ManyToManyField("auth.User", blank=True, related_name="+")
+    users = models.ManyToManyField("auth.User", blank=True, related_name="+", verbose_name=_("users"))
 
     class Meta:
         ordering = ["rule", "after_minutes"]
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation steps")
         constraints = [models.UniqueConstraint(fields=["rule", "after_minutes"], name="one_escalation_per_delay")]
 
     def __str__(self) -> str:
@@ -170,6 +180,8 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
         constraints = [
             # Two evaluations at once cannot open a rule's alert on one subject twice.
             models.UniqueConstraint(fields=["rule", "subject"], condition=models.Q(ended_at__isnull=True),
