@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MonitoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "monitoring"
-    verbose_name = "Monitoring (devices, history, live data)"
+    verbose_name = _("Monitoring (devices, history, live data)")
 
     def ready(self) -> None:
         from monitoring import orders, rollup_signals

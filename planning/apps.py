@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PlanningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "planning"
-    verbose_name = "Planning (plant, reasons, shifts, products, work orders)"
+    verbose_name = _("Planning (plant, reasons, shifts, products, work orders)")
 
     def ready(self) -> None:
         from planning import audit, schedule

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import Alert, AlertEscalation, AlertRule
 
@@ -56,8 +57,8 @@ class AlertEscalationInline(admin.TabularInline):
     form = AlertEscalationForm
     extra = 0
     filter_horizontal = ["users"]
-    verbose_name = "escalation step"
-    verbose_name_plural = "escalation: unacknowledged after M minutes, tell these too"
+    verbose_name = _("escalation step")
+    verbose_name_plural = _("escalation: unacknowledged after M minutes, tell these too")
 
 
 @admin.register(AlertRule)
@@ -73,9 +74,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
     inlines = [AlertEscalationInline]
     fieldsets = [
         (None, {"fields": ["name", "kind", "enabled"]}),
-        ("Where", {"fields": ["line", "machine"]}),
-        ("When", {"fields": ["threshold", "reason_group", "loss_category"]}),
-        ("Whom to tell", {"fields": ["emails", "users"]}),
+        (_("Where"), {"fields": ["line", "machine"]}),
+        (_("When"), {"fields": ["threshold", "reason_group", "loss_category"]}),
+        (_("Whom to tell"), {"fields": ["emails", "users"]}),
     ]
 
     @admin.display(description="N")
