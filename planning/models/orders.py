@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from planning.lib.orders import RunWindow, order_at, run_windows
 from planning.models.plant import Machine, code_validator
@@ -46,12 +47,12 @@ class ProductCycleTime(models.Model):
 
 
 class WorkOrderStatus(models.TextChoices):
-    PLANNED = "planned"
-    RELEASED = "released"
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
+    PLANNED = "planned", pgettext_lazy("work order status", "Planned")
+    RELEASED = "released", pgettext_lazy("work order status", "Released")
+    RUNNING = "running", pgettext_lazy("work order status", "Running")
+    PAUSED = "paused", pgettext_lazy("work order status", "Paused")
+    COMPLETED = "completed", pgettext_lazy("work order status", "Completed")
+    CANCELLED = "cancelled", pgettext_lazy("work order status", "Cancelled")
 
 
 OPEN_STATUSES = (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.RUNNING, WorkOrderStatus.PAUSED)
