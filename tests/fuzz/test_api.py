@@ -100,6 +100,9 @@ ENDPOINTS = {
     "handover-note": Endpoint("/lines/{code}/notes/", ("get", "post"), caller="admin", body={"text": nasty_text}),
     "stop-comment": Endpoint("/machines/{code}/stop-comments/", ("post",), caller="admin",
                              body={"stop_start": instants, "text": nasty_text, "next": nasty_text}),
+    # The scripts' catalog of words takes a language, and the switcher posts one (a bad one is refused).
+    "javascript-catalog": Endpoint("/jsi18n/", ("get",), ("language",)),
+    "set_language": Endpoint("/i18n/setlang/", ("post",), caller="admin", body={"language": nasty_text, "next": nasty_text}),
     "trend": Endpoint("/reports/trend/", ("get",), ("line", "start", "end", "group"), caller="admin"),
     "trend-compare": Endpoint("/reports/trend/compare/", ("get",), TREND_PERIODS, caller="admin"),
     "trend-compare-csv": Endpoint("/reports/trend/compare.csv", ("get",), TREND_PERIODS, caller="admin"),
