@@ -89,6 +89,9 @@ def pattern_specs(line: Line) -> list[ShiftSpec] | None:
         return _read_pattern(line)
 
 
+_told_unwritable = False
+
+
 def _forget_patterns(**kwargs: object) -> None:
     """A shift pattern, shift or break changed: every kept pattern is stale, now and once it is committed.
 
@@ -98,7 +101,12 @@ def _forget_patterns(**kwargs: object) -> None:
         try:
             cache.set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
         except Exception:  # noqa: BLE001 - entries expire by themselves within PATTERN_CACHE_S
-            logger.warning("cache unwritable; kept shift patterns stay up to %d s", PATTERN_CACHE_S)
+            # Once per process: an import of a plant's calendar before Redis is up (make run) changes
+            # a hundred shifts and breaks, and a hundred equal warnings would drown the log.
+            global _told_unwritable
+            if not _told_unwritable:
+                _told_unwritable = True
+                logger.warning("cache unwritable; kept shift patterns stay up to %d s (said once)", PATTERN_CACHE_S)
 
     forget()
     transaction.on_commit(forget)
