@@ -95,7 +95,7 @@ def test_the_demo_plant_is_wired_as_the_simulator_and_collectors_expect() -> Non
     machines = Machine.objects.all()
     assert {(m.code, m.default_ideal_cycle_time, m.counter_bits, m.expected_interval) for m in machines} == {
         ("L1-FILL", 1.0, 16, 10.0), ("L1-CAP", 0.9, 16, 10.0), ("L1-LABEL", 0.8, 32, 10.0),
-        ("L2-SEAM", 0.5, 32, 10.0), ("L2-PACK", 2.0, 16, 10.0)}
+        ("L2-SEAM", 0.5, 32, 10.0), ("L2-PACK", 0.45, 16, 10.0)}
     cap = ModbusDevice.objects.get(code="dev-L1-CAP")
     assert (cap.host, cap.port, cap.unit_id, cap.scan_interval, cap.timeout) == ("127.0.0.1", 15022, 1, 1.0, 1.0)
     assert {(b.signal, b.table, b.address, b.data_type, b.bit) for b in cap.bindings.all()} == {
