@@ -149,6 +149,21 @@ def test_figures_are_written_in_the_pages_language(language, percent, thousands,
         assert oee_format.hours(5400) == hours
 
 
+@pytest.mark.parametrize(("language", "fast", "slow"), [
+    ("en", "1,234/h", "53.0/min"), ("fr", "1\u00a0234/h", "53,0/min"), ("de", "1.234/h", "53,0/min"),
+])
+def test_an_orders_pace_is_written_in_the_pages_language(language, fast, slow):
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    card = {"number": "WO-1", "product": "P1", "product_name": "Lid", "quantity": 100, "status": "running",
+            "produced": 10, "made": 10, "scrap": 0, "rate_text": "1,234/h", "ideal_rate_text": "53.0/min"}
+    with translation.override(language):
+        html = render_to_string("monitoring/_work_order.html", {"m": {"work_order": card}, "eta": True})
+    assert f'<b data-field="wo-rate">{fast}</b>' in html
+    assert slow in html
+
+
 @pytest.mark.parametrize(("path", "french", "german"), [
     ("/reports/trend/", "<h1>Tendance</h1>", "<h1>Trend</h1>"),
     ("/reports/trend/compare/", "<h1>Avant et après</h1>", "<h1>Vorher und nachher</h1>"),

@@ -76,6 +76,19 @@ def local_number(text):
     return text
 
 
+_RATE_TEXT = re.compile(r"[\d,]+(\.\d+)?/\w+")
+
+
+@register.filter
+def local_rate(text):
+    """A pace as `monitoring.lib.progress.rate_text` writes it ("1,234/h", "53.0/min") with the page's
+    separators ("1 234/h", "53,0/min" in French); "—/min" and anything else unchanged."""
+    if isinstance(text, str) and _RATE_TEXT.fullmatch(text):
+        separators = {",": formats.get_format("THOUSAND_SEPARATOR"), ".": formats.get_format("DECIMAL_SEPARATOR")}
+        return "".join(separators.get(char, char) for char in text)
+    return text
+
+
 ROLES = {"operator": _("operator"), "manager": _("manager"), "admin": _("admin")}
 
 
