@@ -106,3 +106,37 @@ async def test_an_open_displays_socket_is_closed_once_its_link_is_revoked(plant,
 
     await database_sync_to_async(display.revoke)()
     assert await close_code(communicator) == 4404
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_display_notes_that_it_is_on_and_is_closed_when_moved_to_another_line(
+        plant, in_memory_layer, monkeypatch):  # noqa: F811
+    from monitoring.live import consumers
+
+    monkeypatch.setattr(consumers, "DISPLAY_RECHECK_S", 0.2)
+    display, token = await database_sync_to_async(make_display)(plant.line_b)
+    communicator, _ = await open_socket(f"/ws/displays/{token}/")
+    assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
+    await communicator.receive_nothing(timeout=0.6)
+    seen = await database_sync_to_async(lambda: LineDisplay.objects.get(pk=display.pk).last_seen)()
+    assert seen is not None  # the socket's checks say the TV is on, not only the page's load
+
+    display.line = plant.line_a
+    await database_sync_to_async(display.save)()
+    assert await close_code(communicator) == 4404  # the page reloads into its new line
+
+
+@pytest.mark.django_db
+def test_a_user_who_may_only_view_displays_makes_and_revokes_no_link(client: Client, plant) -> None:
+    from django.contrib.auth.models import Permission, User
+
+    display, token = make_display(plant.line_a)
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_linedisplay"))
+    client.force_login(viewer)
+    changelist = reverse("admin:planning_linedisplay_changelist")
+    assert client.get(changelist).status_code == 200
+    for action in ("give_new_link", "revoke"):
+        client.post(changelist, {"action": action, "_selected_action": [display.pk]})
+    display.refresh_from_db()
+    assert display.token_hash == token_hash(token) and not display.revoked

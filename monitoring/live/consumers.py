@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from monitoring import live
@@ -131,6 +132,14 @@ def display_watch(token: str, language: str | None) -> Watch:
                  language=display.language or language)
 
 
+def _seen_display(token: str) -> LineDisplay | None:
+    """The active display of a token, its `last_seen` set to now; None once revoked."""
+    display = LineDisplay.objects.by_token(token)
+    if display is not None:
+        LineDisplay.objects.filter(pk=display.pk).update(last_seen=timezone.now())
+    return display
+
+
 def snapshot(watch: Watch) -> tuple[str, dict[str, str]]:
     """The snapshot message of every machine the watch covers, as its page gets them (JSON text), and the
     time of each machine's message.
@@ -206,7 +215,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         try:
             if self.kind == "display":  # a TV: its token is its permission, no user session
                 self.watch = await database_sync_to_async(display_watch)(kwargs.get("token", ""), language)
-                self.recheck = asyncio.create_task(self._recheck_display(kwargs.get("token", "")))
             else:
                 user = self.scope.get("user")
                 if user is None or not user.is_authenticated:
@@ -238,6 +246,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.snapshot_sent = True
         for code in list(self.pending):
             await self._schedule(code)
+        if self.kind == "display":
+            # Only once connected: a connect that fails (Redis down) gets no `disconnect` to cancel it.
+            self.recheck = asyncio.create_task(self._recheck_display(kwargs.get("token", ""), self.watch.lines))
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "hub", None) is not None:
@@ -247,11 +258,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for task in getattr(self, "flushers", {}).values():
             task.cancel()
 
-    async def _recheck_display(self, token: str) -> None:
-        """Close a line display's socket once its link is revoked (or given anew): the screen then says so."""
+    async def _recheck_display(self, token: str, lines: tuple[int, ...]) -> None:
+        """Close a line display's socket once its link is revoked (or given anew), and when the display was
+        moved to another line (the page then reloads into that line); note that the TV is on (`last_seen`).
+        A failed check (the database restarting) is tried again at the next, so revoking keeps working."""
         while True:
             await asyncio.sleep(DISPLAY_RECHECK_S)
-            if await database_sync_to_async(LineDisplay.objects.by_token)(token) is None:
+            try:
+                display = await database_sync_to_async(_seen_display)(token)
+            except Exception:  # noqa: BLE001 - the next check tries again
+                logger.warning("could not check a line display's link; trying again in %d s", DISPLAY_RECHECK_S)
+                continue
+            if display is None or (display.line_id,) != tuple(lines):
                 await self.close(code=NOT_FOUND)
                 return
 
