@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from planning.models import LineDisplay
@@ -35,7 +36,7 @@ class LineDisplayAdmin(admin.ModelAdmin):
     @admin.display(description="status")
     def status(self, display: LineDisplay) -> str:
         if display.revoked:
-            return f"revoked {display.revoked_at:%Y-%m-%d %H:%M}"
+            return f"revoked {timezone.localtime(display.revoked_at):%Y-%m-%d %H:%M}"  # the site's zone
         return "active" if display.pk else "a link is made when you save"
 
     def save_model(self, request: HttpRequest, display: LineDisplay, form, change: bool) -> None:
@@ -44,7 +45,8 @@ class LineDisplayAdmin(admin.ModelAdmin):
         if token:
             _show_link(request, display, token)
 
-    @admin.action(description="Give a new link (the old one stops working)")
+    # Only for those who may change displays: a user who may only view them makes and revokes no link.
+    @admin.action(description="Give a new link (the old one stops working)", permissions=["change"])
     def give_new_link(self, request: HttpRequest, queryset: QuerySet[LineDisplay]) -> None:
         for display in queryset:
             token = display.issue_token()
@@ -52,7 +54,8 @@ class LineDisplayAdmin(admin.ModelAdmin):
             display.save(update_fields=["token_hash", "revoked_at"])
             _show_link(request, display, token)
 
-    @admin.action(description="Revoke the link (the screen shows that it is no longer connected)")
+    @admin.action(description="Revoke the link (the screen shows that it is no longer connected)",
+                  permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[LineDisplay]) -> None:
         count = 0
         for display in queryset.filter(revoked_at__isnull=True):
