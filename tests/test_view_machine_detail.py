@@ -55,6 +55,18 @@ def test_the_figures_of_a_chosen_period_equal_the_apis(client, plant):
         assert one(html, data_field=name).text == f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_the_figures_for_scripts_stay_machine_readable_in_a_language_with_a_decimal_comma(client, plant, language):
+    monday_of_a1()
+    client.force_login(plant.operator)
+    html = client.get("/machines/A1/", {"start": EARLY[0].isoformat(), "end": EARLY[1].isoformat()},
+                      HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    api = api_oee(client, "A1", *EARLY)
+    for name in ("oee", "availability", "performance", "quality", "teep", "run_s", "planned_production_s"):
+        assert float(one(html, data_field=name).attrs["data-value"]) == pytest.approx(api[name]), name
+    assert one(html, data_field="oee").text.rstrip("%") == f"{api['oee'] * 100:.1f}".replace(".", ",")
+
+
 def test_the_downtime_pareto_adds_up_to_the_unplanned_stop_time(client, plant):
     monday_of_a1()
     client.force_login(plant.manager)
