@@ -269,8 +269,12 @@
           everLive = true;
           OEE.heard();
           // Fresh data first, then colour: the page never shows the old state in full colour.
-          if (handlers.onSnapshot) handlers.onSnapshot(msg.machines || []);
-          status("live");
+          // (In colour even if drawing one tile failed: the socket is live and updates keep coming.)
+          try {
+            if (handlers.onSnapshot) handlers.onSnapshot(msg.machines || []);
+          } finally {
+            status("live");
+          }
         } else if (msg.type === "machine") {
           OEE.heard();
           if (handlers.onMachine) handlers.onMachine(msg);
