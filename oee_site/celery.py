@@ -22,6 +22,8 @@ def _leave_stopping_to_the_worker(**kwargs: object) -> None:
     honcho (and systemd's default KillMode) signal the worker's whole process group, so the
     children got the SIGTERM meant for the worker and died of it mid-task, which the worker then
     logged as an ERROR ("exited with 'signal 15 (SIGTERM)'"). The collector's task sets a handler
-    of its own while it runs, to give its devices back. A cold shutdown still kills the children.
+    of its own while it runs, to give its devices back. The cost: a cold shutdown's SIGTERM no longer
+    ends a busy child either; its supervisor's SIGKILL does, after its timeout (honcho 5 s, systemd's
+    TimeoutStopSec).
     """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
