@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test bench chromium locale clean distclean
+# Serial even under make -j: two stamps' pip installs into one .venv at once would break it.
+.NOTPARALLEL:
 
 run: $(RUNTIME_STAMP) locale
 	scripts/run.sh
