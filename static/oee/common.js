@@ -163,14 +163,14 @@
     if (dot) {
       dot.hidden = false;
       dot.dataset.state = state;
-      dot.querySelector(".label").textContent = OEE.t(
-        state === "live" ? "Live" : state === "failed" ? "Offline" : state === "connecting" ? "Connecting" : "Reconnecting");
+      dot.querySelector(".label").textContent = state === "live" ? OEE.t("Live")
+        : state === "failed" ? OEE.t("Offline") : state === "connecting" ? OEE.t("Connecting") : OEE.t("Reconnecting");
     }
     if (banner) {
       banner.hidden = !(state === "reconnecting" || state === "failed");
       banner.classList.toggle("failed", state === "failed");
       banner.querySelector(".reconnecting-text").textContent =
-        message || OEE.t(state === "failed" ? "Not connected" : "Connection lost — reconnecting…");
+        message || (state === "failed" ? OEE.t("Not connected") : OEE.t("Connection lost — reconnecting…"));
     }
     document.body.classList.toggle("stale", state !== "live");
   };
@@ -293,7 +293,7 @@
         }
         if (event.code === 4403 || event.code === 4404) {
           if (handlers.onRefused && handlers.onRefused(event.code)) return;
-          status("failed", OEE.t(event.code === 4403 ? "You may not watch this line." : "Unknown line or machine."));
+          status("failed", event.code === 4403 ? OEE.t("You may not watch this line.") : OEE.t("Unknown line or machine."));
           return;
         }
         scheduleRetry();
