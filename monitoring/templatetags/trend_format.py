@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -15,7 +19,9 @@ def get_item(mapping: dict, key: str):
 
 @register.filter
 def change(value: float | None) -> str:
-    """-22.04 → '−22.0 %', 5 → '+5.0 %'; None (from nothing to something) → 'new'."""
+    """-22.04 → '−22.0 %', 5 → '+5.0 %' ('+5,0 %' in French and German); None (from nothing to something)
+    → 'new' in the reader's language."""
     if value is None:
-        return "new"
-    return f"{'−' if value < 0 else '+' if value > 0 else '±'}{abs(value):.1f} %"
+        return gettext("new")
+    # Rounded here: number_format cuts a float's decimals (55.56 would read 55.5).
+    return f"{'−' if value < 0 else '+' if value > 0 else '±'}{number_format(Decimal(f'{abs(value):.1f}'), 1)} %"
