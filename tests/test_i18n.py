@@ -182,3 +182,31 @@ def test_the_plants_language_is_the_fallback_for_a_browser_asking_for_none_the_s
     client.force_login(plant.manager)
     assert "Abmelden" in page(client, "/", "ja")
     assert "Se déconnecter" in page(client, "/", "fr")
+
+
+@pytest.mark.parametrize(("language", "rise", "fall", "new"), [
+    ("en", "+5.3 %", "−55.6 %", "new"), ("fr", "+5,3 %", "−55,6 %", "nouveau"), ("de", "+5,3 %", "−55,6 %", "neu"),
+])
+def test_a_trend_change_is_written_in_the_pages_language(language, rise, fall, new):
+    from django.utils import translation
+
+    from monitoring.templatetags.trend_format import change
+
+    with translation.override(language):
+        assert [change(5.26), change(-55.56), change(None)] == [rise, fall, new]
+
+
+@pytest.mark.parametrize(("language", "status", "buttons"), [
+    ("en", "paused", ["Resume", "Cancel"]), ("fr", "en pause", ["Reprendre", "Annuler"]),
+    ("de", "pausiert", ["Fortsetzen", "Stornieren"]),
+])
+def test_a_work_orders_status_and_moves_are_in_the_pages_language(language, status, buttons):
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    card = {"number": "WO-1", "product": "P1", "product_name": "Lid", "quantity": 100, "status": "paused",
+            "produced": 10, "made": 10, "scrap": 0, "moves": ["resume", "cancel"]}
+    with translation.override(language):
+        html = render_to_string("monitoring/_work_order.html", {"m": {"work_order": card}, "operate": True})
+    assert f'<span class="wo-status wo-paused">{status}</span>' in html
+    assert re.findall(r'data-move="\w+" data-order="WO-1">([^<]+)</button>', html) == buttons

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -42,3 +43,15 @@ async def test_a_screen_asking_for_french_gets_french_tiles_over_its_socket(plan
     [machine] = (await communicator.receive_json_from(timeout=WAIT))["machines"]
     assert "No data" in machine["html"]["panel"]
     await communicator.disconnect()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("suffix", "letters"), [("", "APQ"), ("@fr", "DPQ"), ("@de", "VLQ")])
+def test_the_tiles_and_panels_letters_are_the_shift_reports(plant, suffix, letters):
+    """Availability, performance and quality under the letters the reports' columns use in that language."""
+    texts = encode.texts(live.machine_message(plant.b1))
+    fields = ["availability", "performance", "quality"]
+    panel = json.loads(texts["line" + suffix])["html"]["panel"]
+    tile = json.loads(texts["plant" + suffix])["html"]["tile"]
+    assert re.findall(r'<span class="label">(\w)</span><b data-field="(\w+)"', panel) == list(zip(letters, fields))
+    assert re.findall(r'<span>(\w) <b data-field="(\w+)"', tile) == list(zip(letters, fields))
