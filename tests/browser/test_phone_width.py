@@ -12,7 +12,7 @@ PHONE = {"width": 390, "height": 844}
 
 PAGES = [
     ("/", ".machine-tile", ()),
-    ("/machines/L1-FILL/", ".event-log", ("#chart-timeline", "#chart-parts", "#chart-pareto")),
+    ("/machines/L1-FILL/?range=24h", ".event-log", ("#chart-timeline", "#chart-parts", "#chart-pareto")),
     ("/reports/shift/?line=L1", ".machine-report", ("#chart-waterfall", "#chart-pareto", "#chart-trend")),
     ("/reports/trend/?line=L1", "#chart-oee", ("#chart-reasons", "#chart-oee")),
     ("/lines/NOPE/", ".message-page", ()),
