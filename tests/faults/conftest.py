@@ -74,6 +74,16 @@ class Database:
         with psycopg.connect(self.url) as db:
             return db.execute(sql, params).fetchall()
 
+    def execute(self, sql: str, params: tuple = ()) -> None:
+        """A change, committed (as an admin's edit would be)."""
+        if self.sqlite:
+            with sqlite3.connect(self.path, timeout=30) as db:
+                db.execute(sql.replace("%s", "?"), params)
+            return
+        import psycopg
+        with psycopg.connect(self.url) as db:
+            db.execute(sql, params)
+
     def machine_id(self, code: str) -> int:
         return self.rows("SELECT id FROM planning_machine WHERE code = %s", (code,))[0][0]
 
@@ -330,9 +340,9 @@ class Screen:
         self._thread = threading.Thread(target=self._run, daemon=True, name="screen")
         self._thread.start()
 
-    def received_after(self, moment: float) -> int:
+    def received_after(self, moment: float, kinds: tuple[str, ...] = ("snapshot", "machine")) -> int:
         """Live messages (a snapshot or a machine's update; not pongs) received after `moment`."""
-        return sum(1 for at, message in self.messages if at > moment and message.get("type") in ("snapshot", "machine"))
+        return sum(1 for at, message in self.messages if at > moment and message.get("type") in kinds)
 
     def _run(self) -> None:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake
