@@ -61,6 +61,7 @@ def track_planning() -> None:
         DowntimeReason,
         FaultCode,
         Line,
+        LineDisplay,
         Machine,
         Product,
         ProductCycleTime,
@@ -81,6 +82,9 @@ def track_planning() -> None:
     # A key's hash is no secret, but nobody needs it in the trail; its prefix names it.
     track(ApiKey, exclude=["id", "hashed_key"])
     track(WebhookSubscription, exclude=["created"])
+    # A TV's link: made, renewed and revoked in the admin. Its token's hash is recorded only as a change
+    # (a new link); when the screen was last seen is no configuration.
+    track(LineDisplay, exclude=["created", "last_seen"], masked=["token_hash"])
     # Who may do what is configuration too: accounts, their roles (groups) and flags. A password
     # change is recorded as a change, never its hash; logins are no configuration.
     from django.contrib.auth.models import Group, User

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from monitoring.models import OpcUaEndpoint
 from planning.audit import actor_of
-from planning.models import ApiKey, Line, Machine, Product, WebhookSubscription, WorkOrder
+from planning.models import ApiKey, Line, LineDisplay, Machine, Product, WebhookSubscription, WorkOrder
 from tests.api import bearer
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +185,26 @@ def test_accounts_and_their_roles_are_in_the_trail_without_password_hashes(admin
     assert "Operators" in recorded  # the role given
     assert "first-password" not in recorded and "pbkdf2" not in recorded and "md5" not in recorded
     assert any(e.changes_dict.get("password") == ["(set)", "(set)"] for e in entries)
+
+
+def test_a_line_displays_link_made_renewed_and_revoked_in_the_admin_is_recorded_without_the_token(
+        admin_client: Client, line: Line) -> None:
+    made = admin_client.post(reverse("admin:planning_linedisplay_add"),
+                             {"line": line.pk, "name": "TV at the end of L1", "language": ""}, follow=True)
+    display = LineDisplay.objects.get()
+    changelist = reverse("admin:planning_linedisplay_changelist")
+    renewed = admin_client.post(changelist, {"action": "give_new_link", "_selected_action": [display.pk]},
+                                follow=True)
+    admin_client.post(changelist, {"action": "revoke", "_selected_action": [display.pk]})
+
+    created, new_link, revoked = entries_of(display)
+    assert created.action == LogEntry.Action.CREATE
+    assert created.changes_dict["token_hash"] == ["(not set)", "(set)"]
+    assert new_link.changes_dict == {"token_hash": ["(set)", "(set)"]}
+    assert list(revoked.changes_dict) == ["revoked_at"]
+    assert {actor_of(entry) for entry in (created, new_link, revoked)} == {"user:admin"}
+    trail = the_whole_trail()
+    for response in (made, renewed):
+        token = next(str(m) for m in response.context["messages"]).split("/display/")[1].split("/")[0]
+        assert token not in trail
+    assert LineDisplay.objects.get().token_hash not in trail
