@@ -14,13 +14,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring import kpi
 from monitoring.models import Event, EventKind, MachineStatus, Observation, Signal, StateInterval
 from monitoring.pipeline import BatchRejected, ObservationIn, lock_machine, record_observations
 from planning.lib.instants import iso
 from planning.models import DowntimeReason, Machine
 from planning.models.plant import QUALITY_CATEGORIES
-from planning.schedule import calendar_around
 
 # Far beyond any real entry, well inside the 64-bit counters: a typo, not a shift's scrap.
 MAX_SCRAP = 1_000_000
@@ -61,7 +59,7 @@ def scrap_reason(code: str) -> DowntimeReason:
 def _record(observation: ObservationIn, field: str) -> None:
     """Through the one door, all or nothing: a rejection becomes a ValidationError on `field`."""
     try:
-        record_observations([observation], all_or_nothing=True)
+        record_observations([observation], all_or_nothing=True, refuse_excess_scrap=True)
     except BatchRejected as rejected:
         raise ValidationError({field: rejected.rejected[0].message}) from None
 
@@ -114,24 +112,13 @@ def assign_reason(
         )
 
 
-def _refuse_more_scrap_than_good_parts(machine: Machine, quantity: int, ts: datetime) -> None:
-    """Scrap comes out of the good parts of the shift it is entered in (the latest begun by `ts`)."""
-    begun = [w for w in calendar_around(machine.line, ts).windows if w.start <= ts]
-    start = begun[-1].start if begun else ts
-    good = kpi.production(machine, start, ts + timedelta(minutes=1), []).good
-    if quantity > good:
-        zone = machine.line.area.site.zone
-        since = start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        raise ValidationError({"quantity": (
-            f"{machine.code} has {good:,} good parts since the shift began ({since}): {quantity:,} scrap would "
-            "make them negative. Enter the parts the counters missed as a correction instead, or check the machine."
-        )})
-
-
 def enter_scrap(
     machine: Machine, quantity: int, user: User | None, reason_code: str | None = None, ts: datetime | None = None,
 ) -> Event:
-    """Record `quantity` parts scrapped on the machine at `ts` (default now); return the event."""
+    """Record `quantity` parts scrapped on the machine at `ts` (default now); return the event.
+
+    The pipeline refuses scrap beyond the good parts of the shift, as it does from every door.
+    """
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise ValidationError({"quantity": f"quantity must be a whole number of parts, got {quantity!r}."})
     if not 1 <= quantity <= MAX_SCRAP:
@@ -143,7 +130,6 @@ def enter_scrap(
         # Observations are unique per (machine, signal, ts): two entries in one microsecond stay two.
         while Observation.objects.filter(machine=machine, signal=Signal.SCRAP, ts=ts).exists():
             ts += timedelta(microseconds=1)
-        _refuse_more_scrap_than_good_parts(machine, quantity, ts)
         _record(ObservationIn(machine.code, ts, Signal.SCRAP, quantity), "quantity")
         return Event.objects.create(
             machine=machine, ts=ts, kind=EventKind.SCRAP_ENTERED, user=user,

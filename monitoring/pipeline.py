@@ -22,16 +22,17 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from monitoring import folds, live, partitions, stops
+from monitoring import folds, kpi, live, partitions, stops
 from monitoring.bulk import insert_rows
 from monitoring.folds import KeptFold
 from monitoring.lib.signals import canonical_text, parse_value
 from monitoring.lib.states import PEOPLE_SIGNALS, Obs, Replay, Snapshot, replay
-from monitoring.models import Observation
+from monitoring.models import Observation, Signal
 from monitoring.projection import Extension, extend, rederive, resume_point, rules_by_machine, stored_observations
 from planning.lib.instants import out_of_range
 from planning.lib.text import text_problem
 from planning.models import DowntimeReason, Machine
+from planning.schedule import calendar_around
 
 
 class ObservationIn(NamedTuple):
@@ -71,11 +72,12 @@ class BatchRejected(Exception):
 
 
 class Checked(NamedTuple):
-    """A valid observation: its machine, its typed value, and whether it corrects a stored one."""
+    """A valid observation: its machine, its typed value, whether it corrects a stored one, its batch index."""
 
     machine: Machine
     obs: Obs
     supersedes: bool
+    index: int = 0
 
 
 def validate(
@@ -118,7 +120,7 @@ def validate(
             continue
         if ts.tzinfo is not UTC:
             ts = ts.astimezone(UTC)
-        valid.append(Checked(machine, Obs(ts, item.signal, value), item.supersedes))
+        valid.append(Checked(machine, Obs(ts, item.signal, value), item.supersedes, index))
     return valid, rejected
 
 
@@ -172,28 +174,87 @@ class _Store:
 
 
 def record_observations(
-    observations: Iterable[ObservationIn], all_or_nothing: bool = False,
+    observations: Iterable[ObservationIn], all_or_nothing: bool = False, refuse_excess_scrap: bool = False,
 ) -> PipelineResult:
     """Validate, store and project a batch in one transaction; update the live screens after commit.
 
     Bad observations are rejected with a message and the good ones applied, unless
     `all_or_nothing`, in which case one bad observation raises BatchRejected and nothing is stored.
+    With `refuse_excess_scrap` (the doors of what people and IT systems enter), scrap beyond the good
+    parts of its shift is rejected too (`_scrap_beyond_good_parts`). That depends on what was counted
+    before it came, so it is left to those doors: whatever is stored, any batching projects the same.
     """
     with _collection_paused():
-        return _record(list(observations), all_or_nothing)
+        return _record(list(observations), all_or_nothing, refuse_excess_scrap)
 
 
-def _record(batch: list[ObservationIn], all_or_nothing: bool) -> PipelineResult:
+def _record(batch: list[ObservationIn], all_or_nothing: bool, refuse_excess_scrap: bool) -> PipelineResult:
     result = PipelineResult(received=len(batch))
     valid, result.rejected = _validated(batch)
     if result.rejected and all_or_nothing:
         raise BatchRejected(result.rejected)
+    scrap = [item for item in valid if item.obs.signal == Signal.SCRAP] if refuse_excess_scrap else []
+    if not scrap:
+        _store(valid, result)
+        return result
 
+    # Scrap is checked against the good parts counted by then, the batch's own included: the rest
+    # of the batch is stored first, then the scrap that leaves no good part negative.
+    with transaction.atomic():
+        lock_machines({item.machine.pk for item in valid})
+        _store([item for item in valid if item.obs.signal != Signal.SCRAP], result)
+        refused = _scrap_beyond_good_parts(scrap)
+        if refused and all_or_nothing:
+            raise BatchRejected(refused)
+        if refused:
+            result.rejected = sorted(result.rejected + refused, key=lambda rejection: rejection.index)
+            scrap = [item for item in scrap if item.index not in {rejection.index for rejection in refused}]
+        _store(scrap, result)
+    return result
+
+
+def _scrap_beyond_good_parts(scrap: list[Checked]) -> list[Rejection]:
+    """The scrap that would make good parts negative, each rejected naming the good parts there are.
+
+    Scrap comes out of the good parts of the shift it is entered in (the latest begun by its time),
+    counted up to a minute after it; entries are taken in time order, each out of what the earlier
+    ones left. A scrap observation stored already is a duplicate, not more scrap.
+    """
+    refused: list[Rejection] = []
+    taken: dict[tuple[int, datetime], int] = defaultdict(int)
+    first_of: dict[tuple[int, datetime], Rejection | None] = {}
+    for item in sorted(scrap, key=lambda item: (item.obs.ts, item.index)):
+        machine, ts, quantity = item.machine, item.obs.ts, int(item.obs.value)
+        if (machine.pk, ts) in first_of:  # the batch's duplicate of an entry: refused with it, else a duplicate
+            if (first := first_of[machine.pk, ts]) is not None:
+                refused.append(Rejection(item.index, first.message))
+            continue
+        first_of[machine.pk, ts] = None
+        if Observation.objects.filter(machine=machine, signal=Signal.SCRAP, ts=ts).exists():
+            continue
+        begun = [w for w in calendar_around(machine.line, ts).windows if w.start <= ts]
+        start = begun[-1].start if begun else ts
+        good = kpi.production(machine, start, ts + timedelta(minutes=1), []).good - taken[machine.pk, start]
+        if quantity > good:
+            since = start.astimezone(machine.line.area.site.zone).strftime("%Y-%m-%d %H:%M")
+            first_of[machine.pk, ts] = Rejection(item.index, (
+                f"{machine.code} has {max(good, 0):,} good parts since the shift began ({since}): {quantity:,} scrap "
+                "would make them negative. Enter the parts the counters missed as a correction instead, or check "
+                "the machine."
+            ))
+            refused.append(first_of[machine.pk, ts])
+        else:
+            taken[machine.pk, start] += quantity
+    return refused
+
+
+def _store(valid: list[Checked], result: PipelineResult) -> None:
+    """Store the valid observations and project them, machine by machine, in one transaction."""
     by_machine: dict[int, list[Checked]] = defaultdict(list)
     for item in valid:
         by_machine[item.machine.pk].append(item)
     if not by_machine:
-        return result
+        return
 
     with transaction.atomic():
         # Machines in the order of their ids, the outbox last: writers never wait on each other in a circle.
@@ -208,7 +269,7 @@ def _record(batch: list[ObservationIn], all_or_nothing: bool) -> PipelineResult:
             if store.new or store.superseding:
                 stores.append(store)
         if not stores:
-            return result
+            return
         _insert(stores)
 
         rules = rules_by_machine([store.machine for store in stores if store.kept])
@@ -236,7 +297,6 @@ def _record(batch: list[ObservationIn], all_or_nothing: bool) -> PipelineResult:
             result.machines.add(machine.pk)
         changed = set(result.machines)
         transaction.on_commit(lambda: live.broadcast_machines(changed))
-    return result
 
 
 @contextmanager

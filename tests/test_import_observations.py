@@ -82,3 +82,22 @@ def test_dash_reads_standard_input(plant, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(GOOD.encode())))
     output = run("-")
     assert "applied: 3" in output
+
+
+SCRAP = GOOD + """2026-01-12T08:02:00+01:00,A1,scrap,60
+2026-01-12T08:03:00+01:00,A1,scrap,1
+"""
+
+
+def test_scrap_beyond_the_good_parts_of_the_shift_is_a_bad_row(plant, tmp_path):
+    # 60 parts counted by 08:01:30 (the file's own counters): 60 scrap take them all, one more would be -1.
+    path = tmp_path / "scrap.csv"
+    path.write_text(SCRAP)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 bad row"):
+        call_command("import_observations", str(path), stdout=out)
+    assert "line 6: A1 has 0 good parts since the shift began (2026-01-12 06:00)" in out.getvalue()
+    assert Observation.objects.count() == 0
+    output = run(path, "--skip-bad")
+    assert "applied: 4" in output and "rejected: 1" in output and "line 6: A1 has 0 good parts" in output
+    assert list(Observation.objects.filter(signal="scrap").values_list("value", flat=True)) == ["60"]

@@ -197,6 +197,27 @@ def test_all_or_nothing_stores_nothing_when_one_observation_is_bad(plant):
     assert not StateInterval.objects.exists()
 
 
+def test_scrap_beyond_the_good_parts_of_its_shift_is_refused_where_people_enter_it(plant):
+    # 30 parts counted by the batch's own readings (08:00:30–08:01:30, line A's early shift from 06:00 local).
+    batch = [obs("A1", 30, "total_count", 10), obs("A1", 90, "total_count", 40),
+             obs("A1", 100, "scrap", 20), obs("A1", 110, "scrap", 11), obs("A1", 110, "scrap", 11),
+             obs("A1", 120, "scrap", 10)]
+    result = record_observations(batch, refuse_excess_scrap=True)
+    assert [r.index for r in result.rejected] == [3, 4]  # 10 left after the 20; the batch's duplicate with it
+    assert result.rejected[0].message.startswith("A1 has 10 good parts since the shift began (2026-01-12 06:00): "
+                                                 "11 scrap would make them negative.")
+    assert (result.applied, result.duplicates) == (4, 0)
+    assert sorted(Observation.objects.filter(signal="scrap").values_list("value", flat=True)) == ["10", "20"]
+    again = record_observations(batch, refuse_excess_scrap=True)
+    assert (again.applied, again.duplicates, [r.index for r in again.rejected]) == (0, 4, [3, 4])
+    with pytest.raises(BatchRejected, match="has 1 good parts since"):  # the one part of 130 s
+        record_observations([obs("A1", 130, "total_count", 41), obs("A1", 140, "scrap", 2)],
+                            all_or_nothing=True, refuse_excess_scrap=True)
+    assert not Observation.objects.filter(ts__gte=at(130)).exists()  # nothing half-stored
+    # A device stream or a replay is taken as it comes: its projection does not depend on what came first.
+    assert not record_observations([obs("A1", 150, "scrap", 5)]).rejected
+
+
 def test_counts_are_bucketed_per_work_order(plant):
     from planning.models import Product, WorkOrder
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from monitoring.ingest import FileRejected, read_csv, rejections
-from monitoring.pipeline import check_observations, record_observations
+from monitoring.pipeline import BatchRejected, check_observations, record_observations
 
 
 class Command(BaseCommand):
@@ -40,8 +40,15 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{len(rejected)} bad row(s): nothing applied (use --skip-bad to apply the good rows)"
                 )
-        with transaction.atomic():
-            result = record_observations(read.observations, all_or_nothing=not skip_bad)
+        try:
+            with transaction.atomic():
+                result = record_observations(read.observations, all_or_nothing=not skip_bad,
+                                             refuse_excess_scrap=True)
+        except BatchRejected as refused:  # what only storing can tell: scrap beyond the good parts there are
+            self._report(read.count, 0, 0, rejections(read, refused.rejected))
+            raise CommandError(
+                f"{len(refused.rejected)} bad row(s): nothing applied (use --skip-bad to apply the good rows)"
+            ) from None
         self._report(read.count, result.applied, result.duplicates, rejections(read, result.rejected))
 
     def _report(self, rows_read: int, applied: int, duplicates: int, rejected: list[tuple[int, str]]) -> None:
