@@ -101,3 +101,40 @@ def test_scrap_beyond_the_good_parts_of_the_shift_is_a_bad_row(plant, tmp_path):
     output = run(path, "--skip-bad")
     assert "applied: 4" in output and "rejected: 1" in output and "line 6: A1 has 0 good parts" in output
     assert list(Observation.objects.filter(signal="scrap").values_list("value", flat=True)) == ["60"]
+
+
+def test_rows_that_cannot_be_are_named_by_their_line_and_the_good_ones_applied(plant, tmp_path):
+    # Latin-1 text, a line too long to be an observation, times no plant has, NUL and control characters.
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(GOOD.encode() + "2026-01-12T08:02:00+01:00,A1,reason,Bouchon cassé\n".encode("latin-1") + (
+        "2026-01-12T08:02:00+01:00,A1,reason," + "x" * 5000 + "\n"
+        "9999-12-31T23:59:59-01:00,A1,running,true\n"
+        "1999-12-31T23:59:59+00:00,A1,running,true\n"
+        "2999-01-01T00:00:00+00:00,A1,running,true\n"
+        "2026-01-12T08:03:00+01:00,A\x001,running,true\n"
+        "2026-01-12T08:03:00+01:00,A1,reason,j\x1bam\n"
+        "2026-01-12T08:03:00+01:00,A1,running,false\n").encode())
+    output = run(path, "--skip-bad")
+    assert "rows read: 11" in output and "applied: 4" in output and "rejected: 7" in output
+    assert "line 5: not UTF-8 (byte 0xe9 at byte 49 of the line): save the file as UTF-8" in output
+    assert "line 6: the line is longer than 4096 bytes" in output
+    assert "line 7: ts 9999-12-31T23:59:59-01:00 is not between 1971 and 2999" in output
+    assert "line 8: ts 1999-12-31T23:59:59+00:00 is before 2000-01-01 (OBSERVATIONS_NOT_BEFORE)" in output
+    assert "line 9: ts 2999-01-01T00:00:00+00:00 lies in the future" in output
+    assert "line 10: machine holds a NUL character" in output
+    assert "line 11: value holds the control character \\u001b" in output
+    assert Observation.objects.count() == 4
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (GOOD.encode("utf-16"), "line 1: the file is UTF-16 or UTF-32 text: save it as UTF-8"),
+    (GOOD.encode("utf-16-le"), "line 1: the file is UTF-16 or UTF-32 text: save it as UTF-8"),
+    (GOOD.encode() + b'2026-01-12T08:02:00+01:00,A1,reason,"' + (b"x" * 1000 + b"\n") * 200 + b'"\n',
+     "field larger than field limit"),
+])
+def test_a_file_that_cannot_be_read_is_refused_with_why_not_a_traceback(plant, tmp_path, content, message):
+    path = tmp_path / "unreadable.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        run(path)
+    assert Observation.objects.count() == 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitoring.collectors.records import Sample
+from monitoring.collectors.wiring import pipeline_sink
 from monitoring.models import CountBucket, Event, Observation, StateInterval
 from monitoring.pipeline import BatchRejected, ObservationIn, record_observations
 
@@ -187,6 +189,32 @@ def test_bad_observations_are_rejected_with_a_message_and_the_good_ones_applied(
         "unknown reason code 'no-such-reason'",
         "ts datetime.datetime(2026, 1, 1, 0, 0) must be an aware date-time with a UTC offset",
     ]
+
+
+def test_a_collectors_batch_with_readings_that_cannot_be_stores_the_others_and_is_not_retried(plant, settings):
+    # A device clock unset or ahead, a string node holding a NUL: each reading is refused alone, with what
+    # was wrong; the sink does not raise, so the collector does not keep the batch to retry it for ever.
+    settings.OBSERVATIONS_NOT_BEFORE, settings.OBSERVATIONS_MAX_AHEAD_S = "2010-01-01", 60
+    now = datetime.now(UTC)
+    bad = [Sample("A1", datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))), "running", True),
+           Sample("A1", datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), "running", True),
+           Sample("A1", datetime(2009, 12, 31, 23, 59, 59, tzinfo=UTC), "running", True),
+           Sample("A1", now + timedelta(seconds=90), "running", True),
+           Sample("A1", now - timedelta(seconds=5), "reason", "jam\x00"),
+           Sample("B1", now - timedelta(seconds=5), "total_count", float("nan"))]
+    good = [Sample("A1", now - timedelta(seconds=10), "running", False), Sample("B1", now, "total_count", 7)]
+    batch = [*bad[:3], good[0], *bad[3:], good[1]]
+    result = record_observations([ObservationIn(*sample) for sample in batch])
+    assert (result.applied, [r.index for r in result.rejected]) == (2, [0, 1, 2, 4, 5, 6])
+    messages = [r.message for r in result.rejected]
+    assert "not between 1971 and 2999" in messages[0] and "not between 1971 and 2999" in messages[1]
+    assert "before 2010-01-01 (OBSERVATIONS_NOT_BEFORE)" in messages[2]
+    assert "more than 60 s ahead of this server's clock (OBSERVATIONS_MAX_AHEAD_S)" in messages[3]
+    assert "no control characters" in messages[4] and "whole number" in messages[5]
+    later = [Sample("A1", now - timedelta(seconds=2), "running", True),
+             Sample("B1", now + timedelta(seconds=1), "total_count", 9)]
+    pipeline_sink([*bad, *later])  # what a collector hands in: no exception, the good readings stored
+    assert Observation.objects.count() == 4
 
 
 def test_all_or_nothing_stores_nothing_when_one_observation_is_bad(plant):

@@ -363,3 +363,21 @@ def test_the_rollups_of_an_hour_hold_its_parts_per_order_unresolved(plant):
     # 06:00–06:30 a jam: 30 running minutes of 50 parts, a reject at 06:34 and 06:51.
     assert (row.work_order_id, row.total_count, row.reject_count) == (None, 50 * 30, 2)
     assert StateInterval.objects.filter(machine=plant.a1).exists()
+
+
+def test_a_long_period_across_a_silence_reads_the_same_while_it_is_open_and_once_data_comes_back(plant):
+    # B1 (around the clock, a reading a minute expected) runs 10 h, is silent 5 h, then sends again. A day
+    # read through the rollups during the silence must not change once data comes back.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    back = now - timedelta(minutes=10)
+    silent_from = back - timedelta(hours=5)
+    record_observations([ObservationIn("B1", silent_from - timedelta(minutes=m), "running", True)
+                         for m in range(600, -1, -1)])
+    start = back - timedelta(hours=23, minutes=17)
+    during = kpi.machine_result(plant.b1, start, back, now)
+    assert (during.times.run, during.times.no_data) == (10 * 3600 + 180, 5 * 3600 - 180)
+    assert MachineHour.objects.filter(machine=plant.b1).exists()  # the hours up to the silence are rolled up
+    record_observations([ObservationIn("B1", back, "running", True)])
+    after = kpi.machine_result(plant.b1, start, back, now)
+    assert (after.times.run, after.times.no_data) == (during.times.run, during.times.no_data)
+    assert_same(after, direct(plant.b1, start, back, now))
