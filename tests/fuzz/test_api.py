@@ -290,3 +290,37 @@ def test_every_other_period_is_bounded_too(erp, path):
     assert response.status_code == 400 and "end" in response.json()
     assert "31 days" in str(response.json()["end"])
 
+
+
+# --- the language a request asks for, and a line display's own link -----------------------------------
+
+languages = st.one_of(st.sampled_from(["fr", "de", "en", "de-DE,de;q=0.9", "xx", "*;q=nan", "en;q=1e999", ",,;;",
+                                       "fr-" * 300, "zh-hant-tw-x-private", "fr\x00", "\u00e9"]), nasty_text)
+PAGES = [name for name, e in ENDPOINTS.items() if "get" in e.methods and e.caller == "admin"] + [
+    "javascript-catalog", "line-display", "line-display-catalog"]
+
+
+@pytest.fixture
+def display_token(fuzz_plant) -> str:
+    from planning.models import LineDisplay
+
+    display = LineDisplay(line=fuzz_plant.line_a, name="TV at the end of A", language="fr")
+    token = display.issue_token()
+    display.save()
+    return token
+
+
+@pytest.mark.parametrize("name", PAGES)
+@FUZZ
+@given(data=st.data())
+def test_no_language_asked_for_gets_a_5xx(name, data, admin, display_token):
+    """Accept-Language and the switcher's cookie are input too, on every page (a display's by its real link)."""
+    endpoint = ENDPOINTS[name]
+    path = endpoint.path.replace("{code}", display_token if name.startswith("line-display") else "A")
+    header = data.draw(languages, label="Accept-Language").encode("utf-8", "surrogatepass").decode("latin-1")
+    admin.cookies["django_language"] = quoted(data.draw(languages, label="cookie"))
+    params = data.draw(st.dictionaries(st.sampled_from(endpoint.params or ("language",)), languages, max_size=2),
+                       label="params")
+    before = row_counts()
+    response = admin.get(f"{path}?{query_string(params)}", headers={"accept-language": header})
+    _check(response, before)

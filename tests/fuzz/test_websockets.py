@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from oee_site.asgi import application
 from oee_site.redis_server import free_port
+from planning.models import LineDisplay
 from tests.fuzz.inputs import BAD_TEXT, RAW_BODIES, json_values, nasty_text, quoted
 from tests.processes import ROOT, kill
 
@@ -70,7 +71,7 @@ def test_a_line_or_machine_code_that_cannot_exist_is_closed_with_4404(live, code
 
 @FUZZ
 @given(path=st.one_of(st.text(max_size=40).map(lambda text: "/" + quoted(text)),
-                      st.tuples(st.sampled_from(["lines", "machines", "plant", "ws"]), nasty_text)
+                      st.tuples(st.sampled_from(["lines", "machines", "plant", "ws", "displays"]), nasty_text)
                       .map(lambda pair: f"/ws/{pair[0]}/{quoted(pair[1])}/")))
 def test_no_path_breaks_the_handshake(live, path):
     output = async_to_sync(first_output)(path, live)
@@ -91,9 +92,9 @@ messages = st.one_of(
 )
 
 
-async def talk(headers, sent: list[dict]) -> list[dict]:
+async def talk(headers, sent: list[dict], path: str = "/ws/machines/A1/") -> list[dict]:
     """Send each message on one socket; what came back to each, then to a ping."""
-    communicator = WebsocketCommunicator(application, "/ws/machines/A1/", headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect(timeout=WAIT)
     assert connected
     assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
@@ -115,6 +116,32 @@ def test_whatever_a_client_sends_gets_an_answer_and_the_socket_stays_open(live, 
     for answer in answers[:-1]:
         assert answer["type"] in ("error", "pong")
         assert len(answer.get("message", "")) < 1000  # a huge message is not echoed back
+
+
+@pytest.fixture
+def display_token(fuzz_plant) -> str:
+    """The token of a line display's link (line A): its socket needs no session."""
+    display = LineDisplay(line=fuzz_plant.line_a, name="TV at the end of A")
+    token = display.issue_token()
+    display.save()
+    return token
+
+
+@pytest.mark.parametrize("kind", ["line", "plant", "display"])
+@FUZZ
+@given(sent=st.lists(messages, min_size=1, max_size=4))
+def test_every_kind_of_socket_answers_whatever_a_client_sends_and_stays_open(live, display_token, kind, sent):
+    path = {"line": "/ws/lines/A/", "plant": "/ws/plant/", "display": f"/ws/displays/{display_token}/"}[kind]
+    headers = [(b"origin", ORIGIN)] if kind == "display" else live
+    answers = async_to_sync(talk)(headers, sent, path)
+    assert answers[-1] == {"type": "pong"}
+    assert all(answer["type"] in ("error", "pong") for answer in answers[:-1])
+
+
+@pytest.mark.parametrize("token", ["%00", "x", "%ED%A0%80", "a" * 300, "{token}%00", "{token}x", "{token}/x"])
+def test_a_display_socket_with_a_token_that_opens_nothing_is_closed_with_4404(live, display_token, token):
+    output = async_to_sync(first_output)(f"/ws/displays/{token.format(token=display_token)}/", [(b"origin", ORIGIN)])
+    assert output["type"] == "websocket.close" and output["code"] == NOT_FOUND
 
 
 def _handshake(port: int, path: str) -> bytes:
