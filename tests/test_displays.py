@@ -140,3 +140,81 @@ def test_a_user_who_may_only_view_displays_makes_and_revokes_no_link(client: Cli
         client.post(changelist, {"action": action, "_selected_action": [display.pk]})
     display.refresh_from_db()
     assert display.token_hash == token_hash(token) and not display.revoked
+
+
+class DatabaseRefusing:
+    """PostgreSQL refusing every new connection to the test database (as when it restarts), until `restore()`.
+
+    Connections already open stay; the consumers open one per database call (CONN_MAX_AGE 0), so they meet
+    the refusal. SQLite has no server to refuse: skipped there.
+    """
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("a database server that refuses connections (SQLite has none)")
+        import psycopg
+        from psycopg import sql
+
+        self.name = connection.settings_dict["NAME"]
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        params["dbname"] = "postgres"
+        self.admin = psycopg.connect(**params, autocommit=True)
+        self.sql = sql
+        self.refusing = False
+
+    def _allow(self, allowed: bool) -> None:
+        self.admin.execute(self.sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+            self.sql.Identifier(self.name), self.sql.SQL("true" if allowed else "false")))
+        self.refusing = not allowed
+
+    def refuse(self) -> None:
+        self._allow(False)
+
+    def restore(self) -> None:
+        if self.refusing:
+            self._allow(True)
+
+    def close(self) -> None:
+        self.restore()
+        self.admin.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_display_that_connects_while_the_database_refuses_is_told_to_try_again(
+        plant, in_memory_layer):  # noqa: F811
+    display, token = await database_sync_to_async(make_display)(plant.line_b)
+    database = await database_sync_to_async(DatabaseRefusing)()
+    try:
+        database.refuse()
+        communicator, _ = await open_socket(f"/ws/displays/{token}/")
+        assert await close_code(communicator) == 4503  # the page tries again, as when Redis is away
+        database.restore()
+        communicator, _ = await open_socket(f"/ws/displays/{token}/")
+        assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
+        await communicator.disconnect()
+    finally:
+        database.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_display_rides_out_the_database_refusing_and_is_still_revoked_after(
+        plant, in_memory_layer, monkeypatch):  # noqa: F811
+    from monitoring.live import consumers
+
+    monkeypatch.setattr(consumers, "DISPLAY_RECHECK_S", 0.2)
+    display, token = await database_sync_to_async(make_display)(plant.line_b)
+    database = await database_sync_to_async(DatabaseRefusing)()
+    try:
+        communicator, _ = await open_socket(f"/ws/displays/{token}/")
+        assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
+        database.refuse()
+        assert await communicator.receive_nothing(timeout=1.5)  # several failed checks: the TV stays on
+        database.restore()
+        await database_sync_to_async(display.revoke)()
+        assert await close_code(communicator) == 4404  # and revoking still takes it off the air
+    finally:
+        database.close()

@@ -2,7 +2,7 @@
 
 Close codes after the handshake, so a browser can tell why: 4401 not logged in, 4403 not
 allowed to watch that line, 4404 no such line or machine (or a line display's link unknown or revoked);
-4503 Redis unreachable (the page tries again). `/ws/displays/<token>/` is a line display's: no session.
+4503 Redis or the database unreachable (the page tries again). `/ws/displays/<token>/` is a line display's: no session.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import Error as DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -180,10 +181,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
-        except (RedisError, OSError, TimeoutError) as error:
-            # Redis away: the screen cannot get updates. Close with "try again later" (the page
-            # reconnects) rather than fail the socket with a traceback per screen.
-            logger.warning("live stream: Redis unreachable (%s); closing the screen's socket", error)
+        except (RedisError, OSError, TimeoutError, DatabaseError) as error:
+            # Redis away: the screen cannot get updates; the database away: no watch, no snapshot.
+            # Close with "try again later" (the page reconnects) rather than fail the socket (1011)
+            # with a traceback per screen and retry.
+            what = "the database" if isinstance(error, DatabaseError) else "Redis"
+            logger.warning("live stream: %s unreachable (%s); closing the screen's socket", what, error)
             try:
                 await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
             except Exception:  # noqa: BLE001 - the socket may be gone already
