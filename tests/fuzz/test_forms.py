@@ -19,9 +19,11 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.models import HandoverNote, MachineStatus, StateInterval, StopComment
+from monitoring import alerts
+from monitoring.models import Alert, AlertKind, AlertRule, HandoverNote, MachineStatus, StateInterval, StopComment
 from tests.fuzz.conftest import row_counts
 from tests.fuzz.inputs import BAD_INSTANTS, BAD_NUMBERS, BAD_TEXT, GOOD_INSTANTS, nasty_text, quoted
+from tests.histories import b1_now
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,15 @@ def _users(fuzz_plant) -> dict[str, Client]:
 def callers(fuzz_plant, admin) -> dict[str, Client]:
     """An administrator, line A's operator and a manager, each logged in."""
     return {"admin": admin, **_users(fuzz_plant)}
+
+
+@pytest.fixture
+def open_alert(fuzz_plant) -> str:
+    """An open alert on line B (B1 stopped 12 min), so that an acknowledgement can get past its number."""
+    AlertRule.objects.create(name="Seamer stopped", kind=AlertKind.LONG_STOP, threshold=10, machine=fuzz_plant.b1)
+    b1_now(stopped_minutes=12)
+    alerts.evaluate()
+    return str(Alert.objects.get().pk)
 
 
 def _stop_starts() -> list[str]:
@@ -136,7 +147,7 @@ SCREEN_ACTIONS = {
 @pytest.mark.parametrize("name", SCREEN_ACTIONS)
 @FUZZ
 @given(data=st.data())
-def test_no_screen_action_of_a_session_gets_a_5xx_and_a_refused_one_stores_nothing(name, data, callers):
+def test_no_screen_action_of_a_session_gets_a_5xx_and_a_refused_one_stores_nothing(name, data, callers, open_alert):
     path, fields = SCREEN_ACTIONS[name]
     if name == "reason":
         starts = st.one_of(st.sampled_from(_stop_starts()), st.sampled_from(BAD_INSTANTS + GOOD_INSTANTS), nasty_text)
@@ -145,7 +156,7 @@ def test_no_screen_action_of_a_session_gets_a_5xx_and_a_refused_one_stores_nothi
     path = path.format(machine=quoted(data.draw(st.sampled_from(["A1", "B1", "A2"]), label="machine")),
                        move=quoted(data.draw(st.one_of(st.sampled_from(["start", "pause", "resume", "complete"]),
                                                        nasty_text), label="move")),
-                       pk=quoted(data.draw(st.one_of(st.sampled_from(["1", "0", "-1", "9" * 30]), nasty_text),
+                       pk=quoted(data.draw(st.one_of(st.sampled_from([open_alert, "0", "-1", "9" * 30]), nasty_text),
                                            label="pk")))
     body = _fields(data, fields)
     before = row_counts()
