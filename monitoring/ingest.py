@@ -72,8 +72,11 @@ def _text_lines(stream: BinaryIO, read: Read) -> Iterator[str]:
     while line := stream.readline(MAX_LINE_BYTES + 1):
         number += 1
         if number == 1:
-            if line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in line:
+            # UTF-16 or UTF-32 text of the ASCII header is half NUL bytes or more; one NUL is just a NUL.
+            if line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or line.count(b"\x00") * 3 >= len(line):
                 raise FileRejected("line 1: the file is UTF-16 or UTF-32 text: save it as UTF-8 (CSV UTF-8)")
+            if b"\x00" in line:
+                raise FileRejected("line 1: the header holds a NUL character: expected ts,machine,signal,value")
             line = line.removeprefix(codecs.BOM_UTF8)
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             while line and not line.endswith(b"\n"):

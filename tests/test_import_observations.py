@@ -129,6 +129,7 @@ def test_rows_that_cannot_be_are_named_by_their_line_and_the_good_ones_applied(p
 @pytest.mark.parametrize(("content", "message"), [
     (GOOD.encode("utf-16"), "line 1: the file is UTF-16 or UTF-32 text: save it as UTF-8"),
     (GOOD.encode("utf-16-le"), "line 1: the file is UTF-16 or UTF-32 text: save it as UTF-8"),
+    (b"ts,machine,signal,value\x00\n" + GOOD.encode().split(b"\n", 1)[1], "line 1: the header holds a NUL character"),
     (GOOD.encode() + b'2026-01-12T08:02:00+01:00,A1,reason,"' + (b"x" * 1000 + b"\n") * 200 + b'"\n',
      "field larger than field limit"),
 ])
