@@ -78,6 +78,43 @@ def test_the_fair_share_rounds_up():
     assert fair_share(5, 0) == 5
 
 
+async def test_a_worker_runs_one_collector_however_often_it_is_asked(redis_url, settings, tmp_path, monkeypatch):
+    # supervise starts a collector on a worker that announced none: after Redis came back empty (or a round
+    # longer than a lease) it started a second one in the worker's other pool process, and with both
+    # collecting the worker ran none of its other tasks (screens' refresh, alerts, webhooks) again.
+    from monitoring.collectors import leases
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(leases, "LOCK_WAIT_S", 1.0)
+    watcher = LeaseBook(redis.Redis.from_url(redis_url), "watcher")
+    run = uuid.uuid4().hex[:8]
+
+    def start(name: str, worker: str) -> tuple[asyncio.Task, asyncio.Event, str]:
+        stop, owner = asyncio.Event(), f"{name}-{run}"
+        task = asyncio.create_task(leases.run_collector_process(
+            redis_url, owner=owner, info={"worker": worker}, load_specs=list, sink=lambda batch: None,
+            health=None, ttl=2.0, stop=stop))
+        return task, stop, owner
+
+    first, first_stop, first_owner = start("first", f"w1-{run}@host")
+    other, other_stop, other_owner = start("other", f"w2-{run}@host")
+    try:
+        await wait_until(lambda: {first_owner, other_owner} <= set(watcher.live_hosts()))
+        second, _, second_owner = start("second", f"w1-{run}@host")
+        await asyncio.wait_for(second, 30)  # it gave up by itself: a collector runs until told to stop
+        assert second_owner not in watcher.live_hosts()
+        first_stop.set()
+        await first
+        third, third_stop, third_owner = start("third", f"w1-{run}@host")  # the worker's next collector runs
+        await wait_until(lambda: third_owner in watcher.live_hosts())
+        third_stop.set()
+        await third
+    finally:
+        for stop in (first_stop, other_stop):
+            stop.set()
+        await asyncio.gather(first, other)
+
+
 # -- keepers in one process: claiming, sharing, taking over, following the configuration --
 
 

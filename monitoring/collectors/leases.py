@@ -16,15 +16,19 @@ from the device health each collector writes every third of the lease time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import json
 import logging
 import math
 import os
 import socket
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -299,6 +303,48 @@ class LeaseKeeper:
         return RoundResult(claimed=claimed, dropped=dropped, rebuilt=rebuilt, lost=lost, share=share)
 
 
+LOCK_WAIT_S = 30.0
+"""How long a collector waits for its worker's lock: a collector that is stopping (its worker killed) lets go."""
+
+
+@contextlib.asynccontextmanager
+async def _worker_lock(worker: str | None, wait: float, stop: asyncio.Event | None = None) -> AsyncIterator[bool]:
+    """Hold the collector lock of `worker` for the block (True), or False when another process holds it.
+
+    `supervise` starts a collector on a worker that has announced none; an announcement lapses while the
+    worker's collector reads on (Redis came back empty, a round took longer than a lease time), and a
+    second collector in the worker's other pool process left none for its other tasks (screens' refresh,
+    alerts, webhooks, roll-ups). A file lock needs no Redis and goes with its process however it ends.
+    """
+    if not worker:
+        yield True
+        return
+    from django.conf import settings
+
+    path = Path(settings.VAR_DIR) / f"collector-{hashlib.sha256(worker.encode()).hexdigest()[:16]}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")  # noqa: SIM115 - held for the block, closed below
+    except OSError as error:
+        logger.warning("no collector lock for %s (%s): a second collector is not kept out", worker, error)
+        yield True
+        return
+    try:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if asyncio.get_running_loop().time() >= deadline or (stop is not None and stop.is_set()):
+                    yield False
+                    return
+                await asyncio.sleep(0.5)
+        yield True
+    finally:
+        handle.close()
+
+
 async def run_collector_process(
     redis_url: str,
     *,
@@ -316,7 +362,33 @@ async def run_collector_process(
 
     Defaults read the devices from the database and feed `pipeline.record_observations`
     and `DeviceHealth`. `keep_running` is polled every round (e.g. "is my parent alive?").
+    One collector per worker (`info["worker"]`): while another process of the same worker runs one,
+    this one waits up to `LOCK_WAIT_S` for it to end, then returns without collecting.
     """
+    worker = (info or {}).get("worker")
+    async with _worker_lock(worker, LOCK_WAIT_S, stop) as alone:
+        if not alone:
+            logger.warning("%s: worker %s already runs a collector; not starting a second one",
+                           owner or default_owner_id(), worker)
+            return
+        await _run_collector_process(redis_url, owner=owner, info=info, load_specs=load_specs, sink=sink,
+                                     health=health, ttl=ttl, interval=interval, stop=stop,
+                                     keep_running=keep_running)
+
+
+async def _run_collector_process(
+    redis_url: str,
+    *,
+    owner: str | None,
+    info: dict | None,
+    load_specs: Callable[[], list[DeviceSpec]] | None,
+    sink: Callable | None,
+    health: Callable | None,
+    ttl: float,
+    interval: float | None,
+    stop: asyncio.Event | None,
+    keep_running: Callable[[], bool] | None,
+) -> None:
     pymodbus_logger = logging.getLogger("pymodbus")
     if pymodbus_logger.level == logging.NOTSET:
         # pymodbus logs every failed request with a dump of recent frames; the host logs each
