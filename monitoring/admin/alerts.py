@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import Alert, AlertEscalation, AlertRule
+from planning.admin.relations import ModelAdmin, TabularInline
 
 
 def _users_without_email(users: QuerySet[User] | None) -> list[str]:
@@ -52,7 +53,7 @@ class AlertEscalationForm(forms.ModelForm):
         return data
 
 
-class AlertEscalationInline(admin.TabularInline):
+class AlertEscalationInline(TabularInline):
     model = AlertEscalation
     form = AlertEscalationForm
     extra = 0
@@ -62,7 +63,7 @@ class AlertEscalationInline(admin.TabularInline):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(ModelAdmin):
     form = AlertRuleForm
     list_display = ["name", "kind", "line", "machine", "threshold_label", "enabled"]
     list_filter = ["kind", "enabled", "line"]
@@ -85,7 +86,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ModelAdmin):
     """Alerts are opened, sent, escalated, acknowledged and ended by `monitoring.alerts`: the admin reads them."""
 
     list_display = ["title", "line", "opened_at", "sent_at", "escalation_level", "acknowledged_at",

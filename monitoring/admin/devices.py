@@ -10,11 +10,12 @@ from django.template.response import TemplateResponse
 
 from monitoring.models import DeviceHealth, ModbusDevice, OpcUaEndpoint, SignalBinding
 from planning.admin.plant import MachineAdmin
+from planning.admin.relations import ModelAdmin, TabularInline
 from planning.admin.secrets import SecretsAdmin, WriteOnlySecretsForm, WriteOnlyTextarea, secret_status_display
 from planning.models import Machine
 
 
-class ModbusBindingInline(admin.TabularInline):
+class ModbusBindingInline(TabularInline):
     model = SignalBinding
     fk_name = "modbus_device"
     fields = ["machine", "signal", "table", "address", "data_type", "bit", "scale", "offset"]
@@ -24,7 +25,7 @@ class ModbusBindingInline(admin.TabularInline):
     verbose_name_plural = "signal map"
 
 
-class OpcUaBindingInline(admin.TabularInline):
+class OpcUaBindingInline(TabularInline):
     model = SignalBinding
     fk_name = "opcua_endpoint"
     fields = ["machine", "signal", "node_id", "bit", "scale", "offset"]
@@ -53,7 +54,7 @@ def read_now(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Query
     return TemplateResponse(request, "admin/monitoring/read_now.html", context)
 
 
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(ModelAdmin):
     """What Modbus devices and OPC UA endpoints share in the admin."""
 
     search_fields = ["code", "name"]
@@ -112,7 +113,7 @@ class OpcUaEndpointAdmin(SecretsAdmin, DeviceAdmin):
 
 
 @admin.register(DeviceHealth)
-class DeviceHealthAdmin(admin.ModelAdmin):
+class DeviceHealthAdmin(ModelAdmin):
     """Written by the collectors only: the admin reads it."""
 
     list_display = ["device_kind", "device_code", "connected", "last_good_read", "consecutive_errors", "last_error",
@@ -130,7 +131,7 @@ class DeviceHealthAdmin(admin.ModelAdmin):
         return False
 
 
-class SignalBindingInline(admin.TabularInline):
+class SignalBindingInline(TabularInline):
     model = SignalBinding
     fields = ["signal", "modbus_device", "table", "address", "data_type", "bit", "opcua_endpoint", "node_id",
               "scale", "offset"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib import admin
 
 from monitoring.models import HandoverNote, StopComment
+from planning.admin.relations import ModelAdmin
 
 
 @admin.register(HandoverNote)
-class HandoverNoteAdmin(admin.ModelAdmin):
+class HandoverNoteAdmin(ModelAdmin):
     list_display = ("written", "line", "author", "text")
     list_filter = ("line",)
     search_fields = ("text", "author__username")
@@ -17,7 +18,7 @@ class HandoverNoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(StopComment)
-class StopCommentAdmin(admin.ModelAdmin):
+class StopCommentAdmin(ModelAdmin):
     list_display = ("stop_start", "machine", "author", "written", "text")
     list_filter = ("machine__line", "machine")
     search_fields = ("text", "author__username")

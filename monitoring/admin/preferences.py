@@ -6,9 +6,10 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 
 from monitoring.models import UserPreferences
+from planning.admin.relations import SafeRelations, StackedInline
 
 
-class PreferencesInline(admin.StackedInline):
+class PreferencesInline(StackedInline):
     model = UserPreferences
     can_delete = False
     extra = 1
@@ -22,5 +23,5 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class UserAdmin(_registered_user_admin):
+class UserAdmin(SafeRelations, _registered_user_admin):
     inlines = [*_registered_user_admin.inlines, PreferencesInline]

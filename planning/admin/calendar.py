@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from planning.admin.relations import ModelAdmin, TabularInline
 from planning.lib.calendar import BreakSpec, ShiftSpec
 from planning.models import Break, CalendarException, Shift, ShiftPattern
 from planning.models.calendar import validate_pattern
@@ -49,7 +50,7 @@ class ShiftFormSet(forms.BaseInlineFormSet):
         validate_pattern(specs)
 
 
-class ShiftInline(admin.TabularInline):
+class ShiftInline(TabularInline):
     model = Shift
     formset = ShiftFormSet
     fields = ["name", "weekday", "start", "end", "break_summary"]
@@ -66,7 +67,7 @@ class ShiftInline(admin.TabularInline):
 
 
 @admin.register(ShiftPattern)
-class ShiftPatternAdmin(admin.ModelAdmin):
+class ShiftPatternAdmin(ModelAdmin):
     list_display = ["line", "name", "shift_count"]
     search_fields = ["name", "line__code", "line__name"]
     list_select_related = ["line"]
@@ -119,7 +120,7 @@ class BreakFormSet(forms.BaseInlineFormSet):
             validate_pattern([spec])
 
 
-class BreakInline(admin.TabularInline):
+class BreakInline(TabularInline):
     model = Break
     formset = BreakFormSet
     fields = ["name", "start", "end"]
@@ -127,7 +128,7 @@ class BreakInline(admin.TabularInline):
 
 
 @admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(ModelAdmin):
     form = ShiftForm
     list_display = ["pattern", "weekday", "name", "start", "end"]
     list_filter = ["pattern__line", "weekday", "name"]
@@ -138,7 +139,7 @@ class ShiftAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarException)
-class CalendarExceptionAdmin(admin.ModelAdmin):
+class CalendarExceptionAdmin(ModelAdmin):
     list_display = ["line", "kind", "name", "start", "end"]
     list_filter = ["kind", "line"]
     search_fields = ["name", "line__code"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from planning import webhooks
+from planning.admin.relations import ModelAdmin, SafeRelations, TabularInline
 from planning.admin.secrets import SecretsAdmin, WriteOnlySecretsForm, secret_status_display
 from planning.models import (
     ApiClient,
@@ -41,7 +43,7 @@ class ApiClientForm(forms.ModelForm):
         return data
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(TabularInline):
     model = ApiKey
     fields = ["prefix", "name", "created", "expiry_date", "revoked"]
     readonly_fields = ["prefix", "name", "created"]
@@ -54,7 +56,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(ModelAdmin):
     form = ApiClientForm
     list_display = ["name", "scope_list", "line_list", "enabled", "last_used"]
     list_filter = ["enabled"]
@@ -73,7 +75,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(APIKeyModelAdmin):
+class ApiKeyAdmin(SafeRelations, APIKeyModelAdmin):
     """A new key is shown once, in the message after saving; a revoked key stays revoked."""
 
     list_display = ["prefix", "name", "client", "created", "expiry_date", "_has_expired", "revoked"]
@@ -83,7 +85,7 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
 
 @admin.register(ApiWrite)
-class ApiWriteAdmin(admin.ModelAdmin):
+class ApiWriteAdmin(ModelAdmin):
     """Every write through the API: read only."""
 
     list_display = ["at", "client", "key_prefix", "user", "method", "path", "status_code"]
@@ -100,7 +102,9 @@ class ApiWriteAdmin(admin.ModelAdmin):
 
 
 class WebhookSubscriptionForm(WriteOnlySecretsForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Receives each event as a JSON POST.")
+    # HTTP(S) only: Django's URL field also takes ftp://, and urllib would deliver an event there.
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Receives each event as a JSON POST.",
+                         validators=[URLValidator(schemes=["http", "https"])])
     event_types = forms.MultipleChoiceField(choices=EventType.choices, widget=forms.CheckboxSelectMultiple)
 
     # No "clear" box: a subscription always signs with a secret; type a new one to replace it.
@@ -112,7 +116,7 @@ class WebhookSubscriptionForm(WriteOnlySecretsForm):
         widgets = {"secret": forms.PasswordInput(render_value=False)}
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(TabularInline):
     model = WebhookDelivery
     fields = ["event", "status", "attempts", "last_attempt_at", "last_status_code", "last_error", "next_attempt_at"]
     readonly_fields = fields
@@ -151,7 +155,7 @@ class WebhookSubscriptionAdmin(SecretsAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ModelAdmin):
     list_display = ["event", "subscription", "status", "attempts", "last_status_code", "last_error",
                     "next_attempt_at", "delivered_at"]
     list_filter = ["status", "subscription", "event__type"]
@@ -165,7 +169,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(ModelAdmin):
     """What the IT systems were told (and the stops API serves): read only."""
 
     list_display = ["id", "type", "occurred_at", "line", "created"]

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from planning.admin.relations import ModelAdmin
 from planning.models import LineDisplay
 
 
@@ -25,7 +26,7 @@ def _show_link(request: HttpRequest, display: LineDisplay, token: str) -> None:
 
 
 @admin.register(LineDisplay)
-class LineDisplayAdmin(admin.ModelAdmin):
+class LineDisplayAdmin(ModelAdmin):
     list_display = ["name", "line", "language", "status", "created", "last_seen"]
     list_filter = ["line", "language"]
     search_fields = ["name", "line__code", "line__name"]

@@ -6,11 +6,12 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from planning.admin.relations import ModelAdmin, TabularInline
 from planning.models import Product, ProductCycleTime, WorkOrder, WorkOrderMove, WorkOrderPause
 from planning.workflow import MOVES, MoveRefused, move_order
 
 
-class ProductCycleTimeInline(admin.TabularInline):
+class ProductCycleTimeInline(TabularInline):
     model = ProductCycleTime
     fields = ["machine", "ideal_cycle_time"]
     autocomplete_fields = ["machine"]
@@ -18,7 +19,7 @@ class ProductCycleTimeInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ModelAdmin):
     list_display = ["code", "name", "machine_count"]
     search_fields = ["code", "name"]
     inlines = [ProductCycleTimeInline]
@@ -31,7 +32,7 @@ class ProductAdmin(admin.ModelAdmin):
         return product.machine_count
 
 
-class WorkOrderPauseInline(admin.TabularInline):
+class WorkOrderPauseInline(TabularInline):
     model = WorkOrderPause
     fields = ["start", "end"]
     readonly_fields = ["start", "end"]
@@ -43,7 +44,7 @@ class WorkOrderPauseInline(admin.TabularInline):
         return False
 
 
-class WorkOrderMoveInline(admin.TabularInline):
+class WorkOrderMoveInline(TabularInline):
     model = WorkOrderMove
     fields = ["at", "move", "from_status", "to_status", "by"]
     readonly_fields = fields
@@ -70,7 +71,7 @@ def _move_action(move: str):
 
 
 @admin.register(WorkOrder)
-class WorkOrderAdmin(admin.ModelAdmin):
+class WorkOrderAdmin(ModelAdmin):
     """Orders are moved (released, started, paused, …) by the actions, through the same door as the API."""
 
     list_display = ["number", "product", "quantity", "line", "machine", "status", "planned_start", "planned_end",

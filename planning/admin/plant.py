@@ -10,12 +10,13 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from planning.admin.relations import ModelAdmin, TabularInline
 from planning.models import Area, DowntimeReason, FaultCode, Line, Machine, Site
 
 CYCLE_TIME_MUST_BE_POSITIVE = "The ideal cycle time must be positive (seconds per part)."
 
 
-class AreaInline(admin.TabularInline):
+class AreaInline(TabularInline):
     model = Area
     fields = ["code", "name"]
     extra = 0
@@ -23,7 +24,7 @@ class AreaInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ModelAdmin):
     list_display = ["name", "code", "time_zone", "area_count"]
     search_fields = ["code", "name"]
     inlines = [AreaInline]
@@ -37,7 +38,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Area)
-class AreaAdmin(admin.ModelAdmin):
+class AreaAdmin(ModelAdmin):
     list_display = ["name", "code", "site"]
     list_filter = ["site"]
     search_fields = ["code", "name", "site__name"]
@@ -57,7 +58,7 @@ class MachineForm(forms.ModelForm):
         return value
 
 
-class MachineInline(admin.TabularInline):
+class MachineInline(TabularInline):
     model = Machine
     form = MachineForm
     fields = ["code", "name", "position", "default_ideal_cycle_time", "micro_stop_threshold", "counter_bits", "enabled"]
@@ -66,7 +67,7 @@ class MachineInline(admin.TabularInline):
 
 
 @admin.register(Line)
-class LineAdmin(admin.ModelAdmin):
+class LineAdmin(ModelAdmin):
     list_display = ["code", "name", "area", "constraint_machine", "machine_count"]
     list_filter = ["area__site", "area"]
     search_fields = ["code", "name"]
@@ -93,7 +94,7 @@ class LineAdmin(admin.ModelAdmin):
         return form
 
 
-class FaultCodeInline(admin.TabularInline):
+class FaultCodeInline(TabularInline):
     model = FaultCode
     fields = ["code", "reason"]
     autocomplete_fields = ["reason"]
@@ -101,7 +102,7 @@ class FaultCodeInline(admin.TabularInline):
 
 
 @admin.register(Machine)
-class MachineAdmin(admin.ModelAdmin):
+class MachineAdmin(ModelAdmin):
     form = MachineForm
     list_display = ["code", "name", "line", "position", "default_ideal_cycle_time", "micro_stop_threshold",
                     "counter_bits", "target_oee", "enabled"]
@@ -122,7 +123,7 @@ class MachineAdmin(admin.ModelAdmin):
 
 
 @admin.register(DowntimeReason)
-class DowntimeReasonAdmin(admin.ModelAdmin):
+class DowntimeReasonAdmin(ModelAdmin):
     list_display = ["code", "name", "parent", "loss_category", "planned"]
     list_filter = ["loss_category", "planned", ("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["code", "name"]

@@ -15,6 +15,8 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
+from planning.admin.relations import ModelAdmin
+
 
 class WriteOnlyTextarea(forms.Textarea):
     """A textarea (for a PEM key) that renders empty, whatever it holds, as PasswordInput does."""
@@ -72,7 +74,7 @@ def secret_status_display(name: str) -> Callable[[admin.ModelAdmin, models.Model
     return status
 
 
-class SecretsAdmin(admin.ModelAdmin):
+class SecretsAdmin(ModelAdmin):
     """A model admin whose form is a `WriteOnlySecretsForm`: a reader sees `<secret>_status` instead of
     each secret (define it with `secret_status_display`), and no "clear" boxes."""
 
