@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from monitoring import kpi
 from monitoring.models import Observation
+from planning.models import Machine
 from tests.api import bearer
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +128,31 @@ def test_an_item_with_a_nul_or_a_control_character_is_rejected_and_the_others_ap
 
 def test_a_nul_character_in_a_url_is_a_400(client):
     assert client.get("/api/v1/oee/", {"line": "B\x00"}).status_code == 400
+
+
+def good_and_scrap_of_b1() -> tuple[int, int]:
+    result = kpi.machine_result(Machine.objects.get(code="B1"), datetime(2026, 1, 12, 8, tzinfo=UTC),
+                                datetime(2026, 1, 12, 10, tzinfo=UTC), now=datetime(2026, 1, 12, 10, tzinfo=UTC))
+    return result.production.good, result.production.reject
+
+
+def test_scrap_beyond_the_good_parts_of_the_shift_is_rejected_and_the_rest_applied(sender):
+    # An ERP's scrap is the operator's: 5 scrap on a machine that made 0 parts showed "Good parts -5 of 0".
+    # Line B runs around the clock: its shift is the local day. The body's own counters make 30 parts at 09:01.
+    scrap = [
+        {"ts": "2026-01-12T08:58:00Z", "machine": "B1", "signal": "scrap", "value": 1},   # no part made yet
+        {"ts": "2026-01-12T09:02:00Z", "machine": "B1", "signal": "scrap", "value": 5},
+        {"ts": "2026-01-12T09:03:00Z", "machine": "B1", "signal": "scrap", "value": 26},  # 25 left
+        {"ts": "2026-01-12T09:04:00Z", "machine": "B1", "signal": "scrap", "value": 25},
+    ]
+    answer = sender(scrap + ITEMS).json()
+    assert (answer["applied"], [r["index"] for r in answer["rejected"]]) == (5, [0, 2])
+    assert "B1 has 0 good parts since the shift began (2026-01-12 00:00)" in answer["rejected"][0]["message"]
+    assert "B1 has 25 good parts" in answer["rejected"][1]["message"]
+    assert good_and_scrap_of_b1() == (0, 30)
+    # The same body again: the scrap stored is a duplicate, not more scrap; the rest is refused as before.
+    again = sender(scrap + ITEMS).json()
+    assert (again["applied"], again["duplicates"], [r["index"] for r in again["rejected"]]) == (0, 5, [0, 2])
+    csv_body = "ts,machine,signal,value\n2026-01-12T09:05:00Z,B1,scrap,1\n"
+    assert "B1 has 0 good parts" in sender(csv_body, "text/csv").json()["rejected"][0]["message"]
+    assert good_and_scrap_of_b1() == (0, 30)

@@ -97,7 +97,7 @@ class ObservationsView(ApiView):
             kept.append(observation)
             origins.append(origin)
         read.observations, read.origins = kept, origins
-        result = record_observations(read.observations)
+        result = record_observations(read.observations, refuse_excess_scrap=True)
         rejected = rejections(read, result.rejected)
         body = {
             "received": read.count, "applied": result.applied, "duplicates": result.duplicates,
