@@ -17,6 +17,7 @@ from monitoring import charts
 from monitoring.kpi import MachinePeriod
 from monitoring.models import HandoverNote, MachineStatus, StateInterval, StopComment
 from monitoring.models.notes import MAX_NOTE_LENGTH
+from planning.lib.text import text_problem
 from planning.models import Line, Machine
 from planning.permissions import can_operate_line, role_of
 from planning.schedule import line_calendar
@@ -35,6 +36,10 @@ def _text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValidationError({"text": gettext("Write something: the note is empty.")})
     text = text.strip()
+    problem = text_problem(text)
+    if problem:  # PostgreSQL refuses a NUL in any text; the other control characters arrive by mistake
+        raise ValidationError({"text": gettext("The text %(problem)s: remove it and write the note again.")
+                               % {"problem": problem}})
     if len(text) > MAX_NOTE_LENGTH:
         raise ValidationError({"text": gettext("A note may hold at most %(most)s characters, not %(length)s.") % {
             "most": MAX_NOTE_LENGTH, "length": len(text)}})

@@ -11,21 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from monitoring import notes
 from monitoring.views.base import by_code, friendly_not_found, visible_line
 from planning.lib.instants import read_instant
-from planning.lib.text import text_problem
 from planning.models import Machine
-
-
-def _posted_text(request: HttpRequest) -> str | None:
-    """The form's text; ValidationError naming it when it holds a NUL or another control character.
-
-    PostgreSQL refuses a NUL in any text (a 500, the note half-written), and the others only ever
-    arrive by mistake; tab and line breaks are text.
-    """
-    text = request.POST.get("text")
-    problem = text_problem(text) if isinstance(text, str) else None
-    if problem:
-        raise ValidationError({"text": f"The text {problem}: remove it and write the note again."})
-    return text
 
 
 def _refused(error: ValidationError) -> HttpResponse:
@@ -43,7 +29,7 @@ def handover_note(request: HttpRequest, code: str) -> HttpResponse:
     if request.method == "GET":
         return render(request, "monitoring/_handover_list.html", {"handover": list(notes.screen_notes(line))})
     try:
-        notes.write_handover_note(request.user, line, _posted_text(request))
+        notes.write_handover_note(request.user, line, request.POST.get("text"))
     except ValidationError as error:
         return _refused(error)
     return redirect("line-screen", code=line.code)
@@ -62,7 +48,7 @@ def stop_comment(request: HttpRequest, code: str) -> HttpResponse:
     except ValueError as why:
         return _refused(ValidationError({"stop_start": f"stop_start={why}."}))
     try:
-        notes.comment_on_stop(request.user, machine, stop_start, _posted_text(request))
+        notes.comment_on_stop(request.user, machine, stop_start, request.POST.get("text"))
     except ValidationError as error:
         return _refused(error)
     back = request.POST.get("next", "")
