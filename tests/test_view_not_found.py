@@ -80,3 +80,18 @@ def test_the_500_page_renders_without_a_request_context_or_database():
     # fails any query), so a page that needed one would fail here rather than in a real outage.
     html = loader.get_template("500.html").render({})
     assert "Something went wrong" in html and 'href="/"' in html
+
+
+@pytest.mark.parametrize("url", [
+    "/", "/lines/A/", "/machines/A1/", "/reports/shift/?line=A", "/reports/shift.csv?line=A",
+    "/reports/trend/?line=A", "/reports/trend/compare/?line=A", "/reports/trend/compare.csv?line=A",
+    "/alerts/banner/",
+])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_page_that_only_shows_refuses_to_be_written_to(client: Client, plant, url, method):
+    # These pages answered any method with the page, as if a DELETE of "/" had done something.
+    client.force_login(plant.manager)
+    assert client.get(url).status_code == 200
+    response = getattr(client, method)(url)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from monitoring.alerts import banner as alert_banner
 from monitoring.views.base import visible_line
 from planning.models import Line
 
 
+@require_safe
 @never_cache
 @login_required
 def banner(request: HttpRequest) -> HttpResponse:

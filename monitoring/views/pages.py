@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
+from django.views.decorators.http import require_safe
 
 from monitoring import charts, kpi, live, notes
 from monitoring.models import Event
@@ -29,6 +30,7 @@ from planning.schedule import current_shift, line_calendar
 EVENT_LOG_LIMIT = 200
 
 
+@require_safe
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     """Every line the user may see, its figures and a tile per machine, live via /ws/plant/."""
@@ -45,6 +47,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     })
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def line_screen(request: HttpRequest, code: str) -> HttpResponse:
@@ -117,6 +120,7 @@ def _period(request: HttpRequest, line: Line, now: datetime) -> tuple[datetime, 
     return now - timedelta(hours=8), now, gettext("Last 8 hours"), "shift"
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def machine_detail(request: HttpRequest, code: str) -> HttpResponse:

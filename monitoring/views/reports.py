@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.views.decorators.http import require_safe
 
 from monitoring import charts, kpi, plan
 from monitoring.lib.oee import SIX_BIG_LOSSES
@@ -176,6 +177,7 @@ def _report_request(request: HttpRequest) -> tuple[Line | None, date, date, list
     return line, first, last, lines
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def shift_report(request: HttpRequest) -> HttpResponse:
@@ -207,6 +209,7 @@ def shift_report(request: HttpRequest) -> HttpResponse:
     return render(request, "monitoring/shift_report.html", context)
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def shift_report_csv(request: HttpRequest) -> HttpResponse:

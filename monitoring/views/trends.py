@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from monitoring import trend
 from monitoring.views.base import chrome, friendly_not_found, visible_line
@@ -67,6 +68,7 @@ def _error_page(request: HttpRequest, template: str, context: dict, error: str) 
     return render(request, template, context, status=400)
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def trend_page(request: HttpRequest) -> HttpResponse:
@@ -128,6 +130,7 @@ def _comparison_request(request: HttpRequest) -> tuple[Line | None, list[Line], 
     return line, lines, before, after
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def comparison_page(request: HttpRequest) -> HttpResponse:
@@ -159,6 +162,7 @@ def comparison_cells(row: trend.LossRow) -> list[str]:
     return [row.kind, row.name, f"{row.before_s / 3600:.2f}", f"{row.after_s / 3600:.2f}", change]
 
 
+@require_safe
 @login_required
 @friendly_not_found
 def comparison_csv(request: HttpRequest) -> HttpResponse:
