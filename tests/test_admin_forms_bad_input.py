@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import AlertKind, AlertRule, ModbusDevice, OpcUaEndpoint
-from planning.models import CalendarException, LineDisplay, WebhookSubscription
+from planning.models import CalendarException, LineDisplay, Machine, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,9 @@ class AdminForm(HTMLParser):
         if not self._in_form or "__prefix__" in name:
             return
         if tag == "input" and name and attr.get("type") not in ("submit", "button", "file"):
-            if attr.get("type") not in ("checkbox", "radio") or "checked" in attr:
+            if attr.get("type") not in ("checkbox", "radio"):
+                self.data.setdefault(name, []).append(attr.get("value", ""))
+            elif "checked" in attr:
                 self.data.setdefault(name, []).append(attr.get("value", "on"))
         elif tag == "select" and name:
             self._select = name
@@ -74,8 +76,19 @@ def assert_refused(client: Client, url: str, data: dict, model: type[models.Mode
     response = client.post(url, data)
 
     assert response.status_code == 200, (url, field, response.status_code)
-    assert response.context["errors"], (url, field)  # the admin's "Please correct the errors below."
+    assert field_errors(response, field), (url, field)
     assert stored(model) == before, (url, field)
+
+
+def field_errors(response, field: str) -> list[str]:
+    """The errors the admin page shows on `field` (`<inline prefix>-<row>-<name>` for an inline's)."""
+    if "-" not in field:
+        return response.context["adminform"].form.errors.get(field, [])
+    prefix, row, name = field.rsplit("-", 2)
+    for inline in response.context["inline_admin_formsets"]:
+        if inline.formset.prefix == prefix:
+            return inline.formset.forms[int(row)].errors.get(name, [])
+    return []
 
 
 def admin_pages() -> list[tuple[type[models.Model], str]]:
@@ -151,6 +164,9 @@ ODD_VALUES = [
     (AlertRule, "threshold", "-5"),
     (AlertRule, "threshold", "1e308"),
     (AlertRule, "emails", "not an address"),
+    (Machine, "micro_stop_threshold", "1e300"),
+    (Machine, "startup_window", "1e300"),
+    (Machine, "expected_interval", "86401"),
     (CalendarException, "end", "2020-01-01 00:00:00"),  # before its start: reversed
     (CalendarException, "start", "2026-02-30 06:00:00"),
 ]
@@ -173,5 +189,6 @@ def test_an_odd_value_is_refused_with_a_form_error_and_nothing_stored(admin_clie
     response = admin_client.post(url, {**data, "_save": ["Save"]})
 
     assert response.status_code == 200
-    assert field in response.context["adminform"].form.errors
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field], errors  # that field, and no other: the rest of the form is as it was
     assert stored(model) == before
