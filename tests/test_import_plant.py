@@ -219,6 +219,18 @@ def test_a_file_with_several_problems_lists_each_with_its_path_and_writes_nothin
     assert configuration() == before
 
 
+@pytest.mark.parametrize("field", ["micro_stop_threshold", "startup_window", "expected_interval"])
+def test_a_machine_duration_too_long_for_the_arithmetic_is_refused(tmp_path: Path, field: str) -> None:
+    """A micro-stop threshold of 1e300 s was stored, and then every page answered 500 (OverflowError)."""
+    document = demo_document()
+    document["lines"][0]["machines"][0][field] = 1e300
+
+    problems = refused(write(tmp_path, yaml.safe_dump(document)))
+
+    assert problems == [f"lines[0].machines[0].{field}: must be at most 86,400 seconds"]
+    assert not Machine.objects.exists()
+
+
 def test_nothing_is_written_into_an_empty_database_either(tmp_path: Path) -> None:
     document = demo_document()
     document["products"][2]["cycle_times"]["L2-PACK"] = -2.0
