@@ -11,7 +11,14 @@ from django.urls import reverse
 
 from planning.models import LineDisplay
 from planning.models.displays import token_hash
-from tests.test_consumers import WAIT, close_code, in_memory_layer, open_socket  # noqa: F401 - a fixture
+from tests.test_consumers import (  # noqa: F401 - a fixture
+    ORIGIN,
+    WAIT,
+    _cookie,
+    close_code,
+    in_memory_layer,
+    open_socket,
+)
 
 LINK = re.compile(r'value="(https?://[^"]+/display/([A-Za-z0-9_-]+)/)"')
 
@@ -194,6 +201,34 @@ async def test_a_display_that_connects_while_the_database_refuses_is_told_to_try
         assert await close_code(communicator) == 4503  # the page tries again, as when Redis is away
         database.restore()
         communicator, _ = await open_socket(f"/ws/displays/{token}/")
+        assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
+        await communicator.disconnect()
+    finally:
+        database.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_signed_in_screen_that_connects_while_the_database_refuses_is_told_to_try_again(
+        plant, in_memory_layer):  # noqa: F811
+    # Its session and user are read before any consumer runs: the handshake failed with a 500 and a
+    # traceback per screen and retry.
+    from channels.testing import WebsocketCommunicator
+
+    from oee_site.asgi import application
+
+    cookie = await database_sync_to_async(_cookie)(plant.manager)
+    database = await database_sync_to_async(DatabaseRefusing)()
+    try:
+        database.refuse()
+        communicator = WebsocketCommunicator(application, "/ws/lines/A/", headers=[(b"origin", ORIGIN),
+                                                                                 (b"cookie", cookie)])
+        connected, _ = await communicator.connect(timeout=WAIT)
+        assert connected
+        assert await close_code(communicator) == 4503
+        database.restore()
+        communicator = WebsocketCommunicator(application, "/ws/lines/A/", headers=[(b"origin", ORIGIN),
+                                                                                 (b"cookie", cookie)])
+        assert (await communicator.connect(timeout=WAIT))[0]
         assert (await communicator.receive_json_from(timeout=WAIT))["type"] == "snapshot"
         await communicator.disconnect()
     finally:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from channels.routing import URLRouter
+from django.db import Error as DatabaseError
 from django.urls import path
+from redis.exceptions import RedisError
 
-from monitoring.live.consumers import NOT_FOUND, LiveConsumer
+from monitoring.live.consumers import NOT_FOUND, TRY_AGAIN_LATER, LiveConsumer
 
 websocket_urlpatterns = [
     path("ws/plant/", LiveConsumer.as_asgi(kind="plant")),
@@ -36,6 +38,44 @@ class LiveRouter(URLRouter):
             route_path = route_path[len(root):]
         route_path = route_path.lstrip("/")
         return any(route.pattern.match(route_path) for route in self.routes)
+
+
+class TryAgainLater:
+    """Closes a socket with 4503 (the page tries again) when the database or Redis fails before it is open.
+
+    Channels' AuthMiddlewareStack reads a signed-in screen's session and user before any consumer runs,
+    so while the database is away its handshake failed with a 500 and a traceback per screen and retry.
+    A failure after the socket is open is the consumer's to handle.
+    """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send) -> None:
+        opened = False
+        got_connect = False
+
+        async def receiving():
+            nonlocal got_connect
+            message = await receive()
+            got_connect = got_connect or message["type"] == "websocket.connect"
+            return message
+
+        async def sending(message) -> None:
+            nonlocal opened
+            opened = opened or message["type"] in ("websocket.accept", "websocket.close")
+            await send(message)
+
+        try:
+            await self.inner(scope, receiving, sending)
+        except (DatabaseError, RedisError, OSError):
+            if opened:
+                raise
+            if got_connect:
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            else:
+                await refuse(receive, send, TRY_AGAIN_LATER)
 
 
 async def refuse(receive, send, code: int) -> None:
