@@ -170,3 +170,15 @@ def test_a_new_webhook_needs_a_secret(admin_client: Client):
 
     assert response.status_code == 200
     assert not WebhookSubscription.objects.exists()
+
+
+def test_an_error_report_of_the_endpoint_form_shows_its_secrets_as_stars(admin_client: Client,
+                                                                         endpoint: OpcUaEndpoint) -> None:
+    from django.views.debug import SafeExceptionReporterFilter
+
+    response = admin_client.post(endpoint_url(endpoint), endpoint_form(endpoint, password="typed-pw-55",
+                                                                       client_private_key=PRIVATE_KEY))
+
+    posted = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
+    assert posted["password"] == posted["client_private_key"] == "********************"
+    assert posted["code"] == endpoint.code

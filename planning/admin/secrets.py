@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib import admin
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from planning.admin.relations import ModelAdmin
 
@@ -79,6 +79,12 @@ class SecretsAdmin(ModelAdmin):
     each secret (define it with `secret_status_display`), and no "clear" boxes."""
 
     form: type[WriteOnlySecretsForm]
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # An error report (a debug page, a logged request) shows a typed secret as stars, as Django's
+        # own password forms do.
+        request.sensitive_post_parameters = list(self.form.secret_fields)
+        return super().changeform_view(request, *args, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: models.Model | None = None) -> list:
         fieldsets = super().get_fieldsets(request, obj)
