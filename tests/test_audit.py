@@ -208,3 +208,19 @@ def test_a_line_displays_link_made_renewed_and_revoked_in_the_admin_is_recorded_
         token = next(str(m) for m in response.context["messages"]).split("/display/")[1].split("/")[0]
         assert token not in trail
     assert LineDisplay.objects.get().token_hash not in trail
+
+
+def test_an_order_planned_and_moved_on_the_planning_board_is_recorded_with_the_manager(client: Client, plant) -> None:
+    Product.objects.create(code="P-330", name="Can 0.33 l")
+    client.force_login(plant.manager)
+    planned = client.post("/planning/A/", {
+        "number": "A-261207-01", "product": "P-330", "quantity": "4800", "machine": "A1",
+        "planned_start": "2026-12-07 06:00", "planned_end": "2026-12-07 14:00"})
+    released = client.post("/planning/A/orders/A-261207-01/release/")
+
+    assert (planned.status_code, released.status_code) == (302, 302)
+    order = WorkOrder.objects.get(number="A-261207-01")
+    created, release = entries_of(order)
+    assert created.action == LogEntry.Action.CREATE and created.changes_dict["quantity"] == ["None", "4800"]
+    assert release.changes_dict["status"] == ["planned", "released"]
+    assert actor_of(created) == actor_of(release) == "user:manager"
