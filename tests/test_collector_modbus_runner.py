@@ -276,3 +276,55 @@ async def test_health_rows_follow_the_device():
     await host.stop()
     assert states()[-1][:2] == (False, "")  # given up: no collector owns it
     assert rows[-1].last_good_read is not None and rows[-1].machines == ("M0",)
+
+
+async def test_what_could_not_be_stored_when_stopping_is_delivered_by_the_next_collector(tmp_path):
+    # A worker stopped while the database was away lost what it had read: parts fell into a later hour
+    # and the machine's running and stopped changes became no-data.
+    from monitoring.collectors.spool import Spool
+
+    (device,) = await serve(1)
+
+    def database_away(batch):
+        raise ConnectionError("database went away")
+
+    first = CollectorHost(database_away, flush_interval=0.05, spool=Spool(tmp_path))
+    first.start()
+    first.add(host_spec(device, interval=0.05))
+    await until(lambda: first.pending > 20, "readings waiting for the database")
+    await first.stop()
+    kept = list(tmp_path.glob("*.jsonl"))
+    assert len(kept) == 1 and first.pending == 0
+    spooled = Spool(tmp_path).load()
+    assert len(spooled) > 20
+
+    delivered = Recorder()
+    second = CollectorHost(delivered, flush_interval=0.05, spool=Spool(tmp_path))
+    second.start()
+    second.add(host_spec(device, interval=0.05))
+    await until(lambda: len(delivered.of("M0", "total_count")) > 30, "the kept readings and new ones delivered")
+    await second.stop()
+    await device.stop()
+    assert list(tmp_path.iterdir()) == []  # delivered: the file is gone
+    assert delivered.samples[:len(spooled)] == spooled  # first, as they were read
+    counts = [s.value for s in delivered.of("M0", "total_count")]
+    assert counts == sorted(counts) and len(counts) > 30  # the first collector's readings come first, in order
+    first_reading = delivered.samples[0]
+    assert first_reading.signal == "connected" and first_reading.value is True  # types survive the disk
+    assert all(type(s.value) is bool for s in delivered.of("M0", "running"))
+    assert all(s.ts.tzinfo is not None for s in delivered.samples)
+
+
+async def test_a_spool_file_that_cannot_be_read_whole_gives_what_it_can(tmp_path):
+    from datetime import UTC, datetime
+
+    from monitoring.collectors.records import Sample
+    from monitoring.collectors.spool import Spool
+
+    sample = Sample("M0", datetime(2026, 12, 3, 22, 0, tzinfo=UTC), "total_count", 7)
+    Spool(tmp_path).save([sample])
+    (tmp_path / "torn.jsonl").write_text('["M0", "2026-12-03T22:00:01+00:00", "total_count", 8]\n["M0", "20')
+    spool = Spool(tmp_path)
+    assert spool.load() == [sample, Sample("M0", datetime(2026, 12, 3, 22, 0, 1, tzinfo=UTC), "total_count", 8)]
+    spool.delivered()
+    assert list(tmp_path.iterdir()) == []

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from monitoring.collectors.base import CollectorError, Reading
 from monitoring.collectors.records import DeviceSpec, HealthRow, Sample
+from monitoring.collectors.spool import Spool
 
 __all__ = ["CollectorHost", "DeviceSpec", "HealthRow", "Sample", "backoff_delay"]
 
@@ -97,8 +98,10 @@ class CollectorHost:
         max_backoff: float = MAX_BACKOFF,
         max_backlog: int = 1_000_000,
         thread_cleanup: Callable[[], object] | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.sink = sink
+        self.spool = spool
         self.thread_cleanup = thread_cleanup
         self.name = name
         self.health_sink = health_sink
@@ -164,6 +167,10 @@ class CollectorHost:
     def start(self) -> None:
         """Start the flusher and the watchdog on the running loop."""
         loop = asyncio.get_running_loop()
+        if self.spool is not None:
+            # What a collector of this host could not store when it stopped goes first.
+            self._outbox[:0] = self.spool.load()
+            self._news.set()
         self._flusher = loop.create_task(self._flush_loop(), name=f"{self.name} flush")
         self._watchdog = loop.create_task(self._watch_loop(), name=f"{self.name} watchdog")
 
@@ -179,8 +186,13 @@ class CollectorHost:
             await asyncio.gather(self._flusher, return_exceptions=True)
         try:
             await self.flush()
-        except Exception:  # noqa: BLE001 - logged by flush; nothing more to do when stopping
-            pass
+        except Exception:  # noqa: BLE001 - logged by flush; kept on disk for the next collector
+            if self.spool is not None:
+                try:
+                    self.spool.save(self._outbox)
+                    self._outbox = []
+                except OSError:
+                    logger.exception("%s: %d readings could not be kept on disk: lost", self.name, len(self._outbox))
         if self.thread_cleanup is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self.thread_cleanup)
         self._executor.shutdown(wait=True)
@@ -369,6 +381,8 @@ class CollectorHost:
         finally:
             self._in_flight = 0
         self.delivered += len(batch)
+        if self.spool is not None:
+            self.spool.delivered()  # the batch held whatever was loaded from the spool
 
     def _deliver(self, batch: list[Sample], health: list[HealthRow]) -> None:
         # Health first: the pipeline's broadcast after the observations then shows it too.

@@ -35,6 +35,7 @@ import redis
 from monitoring.collectors import wiring
 from monitoring.collectors.host import CollectorHost
 from monitoring.collectors.records import DeviceSpec
+from monitoring.collectors.spool import Spool
 
 logger = logging.getLogger(__name__)
 
@@ -394,6 +395,8 @@ async def _run_collector_process(
         # pymodbus logs every failed request with a dump of recent frames; the host logs each
         # device's trouble once (and every 100th time), and keeps it in DeviceHealth.
         pymodbus_logger.setLevel(logging.CRITICAL)
+    from django.conf import settings
+
     owner = owner or default_owner_id()
     host = CollectorHost(
         sink or wiring.pipeline_sink,
@@ -402,6 +405,8 @@ async def _run_collector_process(
         # The device health is also the heartbeat that `read_elsewhere` reads: fresh within a lease time.
         health_every=ttl / 3,
         thread_cleanup=wiring.close_db_connections if sink is None else None,
+        # Stopped while the database is away: what could not be stored waits on disk for the next collector.
+        spool=Spool(Path(settings.VAR_DIR) / "spool") if sink is None else None,
     )
     host.start()
     book = LeaseBook.from_url(redis_url, owner, ttl=ttl)
