@@ -2,16 +2,19 @@
 
 In order, on one running plant: an idle screen, a device restarted 100 times, Redis killed for
 2 minutes, the database away for 60 s, the database and then Redis away, the collecting worker
-killed. After each: every part the simulator made is stored exactly once, collection is back
-within 30 s, and the screens get live messages again. Each test leaves the plant running for the next.
+stopped while the database is away, the collecting worker killed. After each: every part the
+simulator made is stored exactly once, collection is back within 30 s, and the screens get live
+messages again. Each test leaves the plant running for the next.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -142,6 +145,27 @@ def test_the_database_away_then_redis_away(stack):
     stack.assert_counts_exact()
     for code in MACHINES:
         assert stack.db.no_data_between(code, killed, datetime.now(UTC)) == []
+
+
+def test_the_worker_stopped_while_the_database_is_away_keeps_what_it_read(stack):
+    # A deployment or a systemd restart during a database outage: the worker stopped with the readings
+    # it could not store in memory and lost them; the running changes became no-data (downtime).
+    spool = stack.workdir / "spool"
+    with stack.database_away() as what:
+        away = datetime.now(UTC)
+        time.sleep(10)  # more than three expected intervals of readings wait for the database
+        stopped = datetime.now(UTC)
+        os.killpg(stack.worker.pid, signal.SIGTERM)  # a warm shutdown, as honcho or systemd stop it
+        stack.worker.wait(120)  # its last try to store waits for the database (SQLite: the busy timeout)
+        assert list(spool.glob("*.jsonl")), "the stopped collector kept what it could not store"
+        stack.start_worker()
+    back = datetime.now(UTC)
+    FIGURES[f"Collecting worker stopped (SIGTERM) during: {what}"] = f"{stack.collecting_since(back):.1f} s"
+    wait_for(lambda: not list(spool.glob("*.jsonl")), 60, "the next collector stores what was kept")
+    for code in MACHINES:
+        # Readings from the outage up to the stop are stored: no silence there (after it, nobody read).
+        assert stack.db.no_data_between(code, away, stopped - timedelta(seconds=1)) == [], code
+    stack.assert_counts_exact()
 
 
 def test_the_collecting_worker_killed_comes_back(stack):
