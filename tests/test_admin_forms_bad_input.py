@@ -156,6 +156,12 @@ ODD_VALUES = [
     (ModbusDevice, "port", "99999999999999999999"),
     (ModbusDevice, "unit_id", "256"),
     (ModbusDevice, "retries", "-1"),
+    # A device set to 1e308 s was saved and then never read again, silently.
+    (ModbusDevice, "scan_interval", "1e308"),
+    (ModbusDevice, "timeout", "86400"),
+    (ModbusDevice, "reconnect_backoff", "1e308"),
+    (OpcUaEndpoint, "publishing_interval", "1e308"),
+    (OpcUaEndpoint, "sampling_interval", "7200"),
     (WebhookSubscription, "url", "ftp://erp.example.com/hook"),
     (WebhookSubscription, "url", "javascript:alert(1)"),
     (WebhookSubscription, "name", "ERP\x00"),

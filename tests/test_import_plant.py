@@ -370,3 +370,16 @@ def test_a_reason_under_a_group_cannot_have_reasons_of_its_own(tmp_path: Path) -
 
     assert problems == ["reasons[0].reasons[0].reasons: unknown key (expected one of: code, name, loss_category, "
                         "planned)"]
+
+
+@pytest.mark.parametrize(("kind", "field"), [("modbus_devices", "scan_interval"), ("opcua_endpoints", "publishing_interval")])
+def test_a_device_interval_of_more_than_an_hour_is_refused(tmp_path: Path, kind: str, field: str) -> None:
+    """A scan interval of 1e308 s was stored, and the device was then never read again."""
+    document = demo_document()
+    document[kind][0][field] = 1e308
+
+    problems = refused(write(tmp_path, yaml.safe_dump(document)))
+
+    assert len(problems) == 1 and problems[0].startswith(f"{kind}[0].{field}: ")
+    assert "3600" in problems[0]
+    assert not Machine.objects.exists()

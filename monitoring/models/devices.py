@@ -29,6 +29,10 @@ from monitoring.models.history import Signal
 from planning.encryption import EncryptedTextField
 from planning.models import Machine, code_validator
 
+HOUR = 3600
+"""The longest interval, back-off or period of a device (seconds): 1e308 was accepted and the device then
+never read again, silently."""
+
 
 class DeviceQuerySet(models.QuerySet):
     def enabled(self) -> DeviceQuerySet:
@@ -47,10 +51,12 @@ class Device(models.Model):
     code = models.CharField(max_length=40, unique=True, validators=[code_validator])
     name = models.CharField(max_length=120, blank=True)
     enabled = models.BooleanField(default=True)
-    scan_interval = models.FloatField(default=1.0, validators=[MinValueValidator(0.05)], help_text="Seconds.")
-    timeout = models.FloatField(default=2.0, validators=[MinValueValidator(0.05)], help_text="Seconds per request.")
+    scan_interval = models.FloatField(default=1.0, validators=[MinValueValidator(0.05), MaxValueValidator(HOUR)],
+                                      help_text="Seconds.")
+    timeout = models.FloatField(default=2.0, validators=[MinValueValidator(0.05), MaxValueValidator(300)],
+                                help_text="Seconds per request.")
     reconnect_backoff = models.FloatField(
-        default=1.0, validators=[MinValueValidator(0.05)],
+        default=1.0, validators=[MinValueValidator(0.05), MaxValueValidator(HOUR)],
         help_text="First wait in seconds before reconnecting; doubles (with jitter) up to 60 s.",
     )
     updated = models.DateTimeField(auto_now=True)
@@ -160,8 +166,10 @@ class OpcUaEndpoint(Device):
     server_certificate = models.TextField(blank=True, help_text="PEM of the server, to trust it explicitly.")
     username = models.CharField(max_length=120, blank=True)
     password = EncryptedTextField(max_length=120, blank=True, help_text="Stored encrypted.")
-    publishing_interval = models.FloatField(default=0.5, validators=[MinValueValidator(0.01)], help_text="Seconds.")
-    sampling_interval = models.FloatField(default=0.25, validators=[MinValueValidator(0)], help_text="Seconds.")
+    publishing_interval = models.FloatField(default=0.5, validators=[MinValueValidator(0.01), MaxValueValidator(HOUR)],
+                                            help_text="Seconds.")
+    sampling_interval = models.FloatField(default=0.25, validators=[MinValueValidator(0), MaxValueValidator(HOUR)],
+                                          help_text="Seconds.")
 
     kind = "opcua"
     collector_path = "monitoring.collectors.opcua.OpcUaCollector"
