@@ -201,9 +201,13 @@ COLLECTOR_LEASE_TTL = env_int("COLLECTOR_LEASE_TTL_MS", 10_000) / 1000
 # ahead clock would otherwise turn everything before its reading into a gap in the data.
 OBSERVATIONS_NOT_BEFORE = env_str("OBSERVATIONS_NOT_BEFORE", "2000-01-01")
 try:
-    date.fromisoformat(OBSERVATIONS_NOT_BEFORE)
+    _not_before = date.fromisoformat(OBSERVATIONS_NOT_BEFORE)
 except ValueError:
     raise ImproperlyConfigured(f"OBSERVATIONS_NOT_BEFORE={OBSERVATIONS_NOT_BEFORE!r} is not a date (YYYY-MM-DD)") from None
+if _not_before < date(1971, 1, 1):
+    # Times before 1971 are refused whatever this says (planning.lib.instants): an earlier date would
+    # promise what the product does not do.
+    raise ImproperlyConfigured(f"OBSERVATIONS_NOT_BEFORE={OBSERVATIONS_NOT_BEFORE} must be 1971-01-01 or later")
 OBSERVATIONS_MAX_AHEAD_S = env_int("OBSERVATIONS_MAX_AHEAD_S", 300)
 if OBSERVATIONS_MAX_AHEAD_S < 0:
     raise ImproperlyConfigured(f"OBSERVATIONS_MAX_AHEAD_S={OBSERVATIONS_MAX_AHEAD_S} must not be negative")

@@ -126,8 +126,11 @@ def test_the_test_database_uses_the_configured_engine() -> None:
     ({"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_TLS and EMAIL_USE_SSL"),
     ({"ALERTS_EVALUATE_S": "0"}, "ALERTS_EVALUATE_S=0"),
     ({"EMAIL_PORT": "many"}, "EMAIL_PORT"),
+    ({"OBSERVATIONS_NOT_BEFORE": "1970-12-31"}, "OBSERVATIONS_NOT_BEFORE=1970-12-31 must be 1971-01-01 or later"),
+    ({"OBSERVATIONS_NOT_BEFORE": "2000-02-30"}, "OBSERVATIONS_NOT_BEFORE='2000-02-30' is not a date"),
+    ({"OBSERVATIONS_MAX_AHEAD_S": "-1"}, "OBSERVATIONS_MAX_AHEAD_S=-1"),
 ])
-def test_alert_mail_settings_that_cannot_work_stop_the_start_naming_the_variable(environment, named) -> None:
+def test_settings_that_cannot_work_stop_the_start_naming_the_variable(environment, named) -> None:
     result = run_python("-c", SETUP, **production(**environment))
     assert result.returncode != 0 and named in result.stderr
 
