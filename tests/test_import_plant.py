@@ -227,7 +227,7 @@ def test_a_machine_duration_too_long_for_the_arithmetic_is_refused(tmp_path: Pat
 
     problems = refused(write(tmp_path, yaml.safe_dump(document)))
 
-    assert problems == [f"lines[0].machines[0].{field}: must be at most 86,400 seconds"]
+    assert problems == [f"lines[0].machines[0].{field}: Ensure this value is less than or equal to 86400."]
     assert not Machine.objects.exists()
 
 

@@ -27,14 +27,12 @@ from monitoring.plantfile.reading import (
     optional_whole,
     positive,
     save,
-    seconds_up_to,
     sequence,
     snapshot,
     text,
     whole,
 )
 from monitoring.plantfile.schedule import import_calendar_exceptions, import_shift_pattern
-from planning.admin.plant import MACHINE_DURATION_LIMITS
 from planning.lib.text import text_problem
 from planning.models import (
     Area,
@@ -57,10 +55,8 @@ LINE_FIELDS = [CODE, NAME]
 MACHINE_FIELDS = [
     CODE, NAME, Field("position", whole), Field("enabled", flag),
     Field("default_ideal_cycle_time", positive, required=True),
-    Field("micro_stop_threshold", seconds_up_to(MACHINE_DURATION_LIMITS["micro_stop_threshold"])),
-    Field("counter_bits", whole), Field("quality_counter", text),
-    Field("expected_interval", seconds_up_to(MACHINE_DURATION_LIMITS["expected_interval"])),
-    Field("startup_window", seconds_up_to(MACHINE_DURATION_LIMITS["startup_window"])), Field("target_oee", number),
+    Field("micro_stop_threshold", number), Field("counter_bits", whole), Field("quality_counter", text),
+    Field("expected_interval", number), Field("startup_window", number), Field("target_oee", number),
     Field("warning_oee", number),
 ]
 DEVICE_FIELDS = [

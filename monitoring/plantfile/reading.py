@@ -60,18 +60,6 @@ def number(value: Any) -> float:
     return result
 
 
-def seconds_up_to(limit: int) -> Callable[[Any], float]:
-    """A duration in seconds of at most `limit` (a larger one overflows the arithmetic of every page)."""
-
-    def seconds(value: Any) -> float:
-        result = number(value)
-        if result > limit:
-            raise ValueError(f"must be at most {limit:,} seconds")
-        return result
-
-    return seconds
-
-
 def positive(value: Any) -> float:
     result = number(value)
     if result <= 0:

@@ -15,13 +15,6 @@ from planning.models import Area, DowntimeReason, FaultCode, Line, Machine, Site
 
 CYCLE_TIME_MUST_BE_POSITIVE = "The ideal cycle time must be positive (seconds per part)."
 
-DAY, WEEK = 86_400, 7 * 86_400
-MACHINE_DURATION_LIMITS = {
-    "micro_stop_threshold": DAY, "expected_interval": DAY, "startup_window": DAY, "long_stop_after": WEEK,
-}
-"""The longest value (seconds) of each of a machine's durations: the model sets only their least, and a
-micro-stop threshold or startup window of 1e300 s overflowed every page's arithmetic (500 for everyone)."""
-
 
 class AreaInline(TabularInline):
     model = Area
@@ -63,14 +56,6 @@ class MachineForm(forms.ModelForm):
         if value is not None and value <= 0:
             raise forms.ValidationError(CYCLE_TIME_MUST_BE_POSITIVE)
         return value
-
-    def clean(self) -> dict:
-        data = super().clean()
-        for name, limit in MACHINE_DURATION_LIMITS.items():
-            value = data.get(name)
-            if value is not None and value > limit:
-                self.add_error(name, f"At most {limit:,} seconds ({limit // DAY} day{'s' if limit > DAY else ''}).")
-        return data
 
 
 class MachineInline(TabularInline):

@@ -25,6 +25,10 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Berlin.") from None
 
 
+DAY, WEEK = 86_400, 7 * 86_400
+"""The longest of a machine's durations (seconds): a micro-stop threshold or startup window of 1e300 s
+overflowed every page's arithmetic (500 for everyone)."""
+
 class LossCategory(models.TextChoices):
     """The six big losses, and planned time which is not a loss."""
 
@@ -158,7 +162,7 @@ class Machine(models.Model):
         help_text=_("Seconds per part at ideal speed, used when the running work order's product has none."),
     )
     micro_stop_threshold = models.FloatField(
-        default=120.0, validators=[MinValueValidator(0)],
+        default=120.0, validators=[MinValueValidator(0), MaxValueValidator(DAY)],
         help_text=_("Seconds: shorter stops are small stops (performance loss), longer ones unplanned stops."),
     )
     counter_bits = models.PositiveSmallIntegerField(
@@ -167,16 +171,16 @@ class Machine(models.Model):
     )
     quality_counter = models.CharField(max_length=16, choices=QualityCounter.choices, default=QualityCounter.REJECT)
     expected_interval = models.FloatField(
-        default=60.0, validators=[MinValueValidator(0.1)],
+        default=60.0, validators=[MinValueValidator(0.1), MaxValueValidator(DAY)],
         help_text=_("Seconds: longest a healthy data source goes without an observation. A gap of more "
         "than three of these is no-data."),
     )
     startup_window = models.FloatField(
-        default=600.0, validators=[MinValueValidator(0)],
+        default=600.0, validators=[MinValueValidator(0), MaxValueValidator(DAY)],
         help_text=_("Seconds after a shift start or a setup during which rejects are startup rejects."),
     )
     long_stop_after = models.FloatField(
-        null=True, blank=True, default=1800.0, validators=[MinValueValidator(1)],
+        null=True, blank=True, default=1800.0, validators=[MinValueValidator(1), MaxValueValidator(WEEK)],
         help_text=_("Seconds: a stop this long sends a stop.long event to the IT systems; empty for never."),
     )
     target_oee = models.FloatField(
